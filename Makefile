@@ -1,0 +1,62 @@
+# 物业投诉中心 — the two commands that matter: `make up` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
+
+.PHONY: help venv up down ps logs test test-unit test-infra docs lint compose-config clean
+
+help:
+	@echo "make up       bring up Kafka, the MongoDB-wire server and every service (prints addresses)"
+	@echo "make test     unit, integration and end-to-end tests on real Kafka and MongoDB"
+	@echo "make down     stop everything make up started"
+	@echo "make ps|logs  status of the services | recent logs (make logs S=triage F=1 to follow one)"
+	@echo "make docs     write docs/asyncapi.json from the contracts"
+
+$(PY): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $(PY)
+
+venv: $(PY)
+
+up: $(PY)
+ifeq ($(DOCKER_OK),yes)
+	docker compose up -d --build
+	docker compose ps
+else
+	$(PY) -m deploy.native.stack up
+endif
+
+down: $(PY)
+ifeq ($(DOCKER_OK),yes)
+	docker compose down
+else
+	$(PY) -m deploy.native.stack down
+endif
+
+ps: $(PY)
+	$(PY) -m deploy.native.stack ps
+
+logs: $(PY)
+	$(PY) -m deploy.native.stack logs $(S) $(if $(F),-f,)
+
+test: $(PY)
+	$(PY) -m pytest -q
+
+test-unit: $(PY)
+	$(PY) -m pytest -q tests/unit
+
+docs: $(PY)
+	$(PY) -m shared.asyncapi docs/asyncapi.json
+
+lint: $(PY)
+	$(VENV)/bin/ruff check .
+
+compose-config:
+	docker compose config -q && echo "docker-compose.yml is valid"
+
+clean: down
+	rm -rf .run

@@ -1,0 +1,352 @@
+"""Run the whole center natively (no Docker): Kafka from Maven Central, FerretDB built with Go, every service.
+
+Usage: python -m deploy.native.stack up|down|ps|logs [name] [--infra-only]
+Downloads and builds are cached in .cache/ (or $CC_CACHE_DIR); pid files and logs live in .run/ (or $CC_RUN_DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("CC_CACHE_DIR", ROOT / ".cache"))
+KAFKA_VERSION = "4.1.1"
+LOG4J_VERSION = "2.24.3"
+FERRETDB_VERSION = "v1.24.2"
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+
+# name -> port of its HTTP endpoint (every service answers /healthz there)
+SERVICES: dict[str, int] = {
+    "web_intake": 8001,
+    "operator_api": 8000,
+    "triage": 8011,
+    "assignment": 8012,
+    "followup": 8013,
+    "archive": 8014,
+}
+
+
+@dataclass
+class Stack:
+    """Where one native stack keeps its state and which ports it uses."""
+
+    run_dir: Path
+    kafka_port: int = 9092
+    controller_port: int = 9093
+    mongo_port: int = 27017
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def mongo_url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.mongo_port}/?directConnection=true"
+
+    def pidfile(self, name: str) -> Path:
+        return self.run_dir / "pids" / f"{name}.pid"
+
+    def logfile(self, name: str) -> Path:
+        return self.run_dir / "logs" / f"{name}.log"
+
+
+def log(msg: str) -> None:
+    print(f"[stack] {msg}", flush=True)
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before it was ready")
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} not ready after {timeout:.0f}s")
+
+
+# --- downloads and builds (cached) ---------------------------------------------------------------
+
+def kafka_libs() -> Path:
+    """Resolve the Kafka broker and its log4j2 SLF4J binding from Maven Central into the cache."""
+    libs = CACHE / f"kafka-{KAFKA_VERSION}" / "libs"
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    libs.mkdir(parents=True, exist_ok=True)
+    pom = libs.parent / "pom.xml"
+    template = (Path(__file__).parent / "kafka-pom.xml").read_text()
+    pom.write_text(template.replace("@KAFKA_VERSION@", KAFKA_VERSION).replace("@LOG4J_VERSION@", LOG4J_VERSION))
+    log(f"fetching Apache Kafka {KAFKA_VERSION} from Maven Central (once)")
+    subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
+        check=True,
+    )
+    marker.touch()
+    return libs
+
+
+def ferretdb_bin() -> Path:
+    """Build FerretDB with Go from the module proxy into the cache.
+
+    `go install …@v1.24.2` builds a binary that panics at start: the module zip lacks the
+    generated build/version/version.txt. So we copy the module source, write that file, and build.
+    """
+    binary = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+    if binary.exists():
+        return binary
+    log(f"building FerretDB {FERRETDB_VERSION} with Go (once, about 2 minutes)")
+    out = subprocess.run(
+        ["go", "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"],
+        check=True, capture_output=True, text=True,
+    )
+    src_dir = Path(json.loads(out.stdout)["Dir"])
+    work = CACHE / f"ferretdb-src-{FERRETDB_VERSION}"
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(src_dir, work)
+    for p in work.rglob("*"):
+        p.chmod(p.stat().st_mode | 0o200)
+    (work / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, GOFLAGS="-buildvcs=false", CGO_ENABLED="0")
+    subprocess.run(["go", "build", "-o", str(binary), "./cmd/ferretdb"], cwd=work, check=True, env=env)
+    shutil.rmtree(work)
+    return binary
+
+
+# --- processes -----------------------------------------------------------------------------------
+
+def _spawn(stack: Stack, name: str, argv: list[str], env: dict[str, str] | None = None,
+           cwd: Path | None = None) -> subprocess.Popen:
+    stack.logfile(name).parent.mkdir(parents=True, exist_ok=True)
+    stack.pidfile(name).parent.mkdir(parents=True, exist_ok=True)
+    with open(stack.logfile(name), "ab") as logf:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env or os.environ.copy(), cwd=cwd or ROOT, start_new_session=True,
+        )
+    stack.pidfile(name).write_text(str(proc.pid))
+    return proc
+
+
+def running_pid(stack: Stack, name: str) -> int | None:
+    try:
+        pid = int(stack.pidfile(name).read_text())
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+
+
+def stop(stack: Stack, name: str, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+    """Stop a process (and its process group) started by this stack."""
+    pid = running_pid(stack, name)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.1)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+    stack.pidfile(name).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of ours counts as gone
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def start_kafka(stack: Stack) -> None:
+    if running_pid(stack, "kafka") or port_open(stack.kafka_port):
+        log(f"kafka already listening on {stack.bootstrap}")
+        return
+    libs = kafka_libs()
+    kdir = stack.run_dir / "kafka"
+    data = kdir / "data"
+    kdir.mkdir(parents=True, exist_ok=True)
+    props = kdir / "server.properties"
+    template = (Path(__file__).parent / "kafka-server.properties").read_text()
+    props.write_text(
+        template.replace("@PORT@", str(stack.kafka_port))
+        .replace("@CONTROLLER_PORT@", str(stack.controller_port))
+        .replace("@DATA@", str(data))
+    )
+    log4j = Path(__file__).parent / "log4j2.properties"
+    java = ["java", "-cp", f"{libs}/*", f"-Dlog4j2.configurationFile={log4j}"]
+    if not (data / "meta.properties").exists():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        subprocess.run(
+            java + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+    jvm = ["-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true"]
+    logfile = stack.logfile("kafka")
+    start_at = logfile.stat().st_size if logfile.exists() else 0
+    proc = _spawn(stack, "kafka", java[:1] + jvm + java[1:] + ["kafka.Kafka", str(props)])
+
+    def started() -> bool:
+        with open(logfile, "rb") as f:
+            f.seek(start_at)
+            return b"Kafka Server started" in f.read()
+
+    wait_for(started, 120, "kafka", proc)
+    log(f"kafka up on {stack.bootstrap}")
+
+
+def start_ferretdb(stack: Stack) -> None:
+    if running_pid(stack, "ferretdb") or port_open(stack.mongo_port):
+        log(f"mongodb-wire server already listening on {stack.mongo_port}")
+        return
+    binary = ferretdb_bin()
+    data = stack.run_dir / "ferretdb"
+    data.mkdir(parents=True, exist_ok=True)
+    proc = _spawn(stack, "ferretdb", [
+        str(binary), "--handler=sqlite", f"--sqlite-url=file:{data}/",
+        f"--listen-addr=127.0.0.1:{stack.mongo_port}", "--telemetry=disable",
+        "--state-dir=-", "--debug-addr=-", "--log-level=warn",
+    ])
+    wait_for(lambda: port_open(stack.mongo_port), 30, "ferretdb", proc)
+    log(f"ferretdb up on 127.0.0.1:{stack.mongo_port}")
+
+
+def service_env(stack: Stack, name: str) -> dict[str, str]:
+    env = os.environ.copy()
+    env.update({
+        "CC_KAFKA_BOOTSTRAP": stack.bootstrap,
+        "CC_MONGO_URL": stack.mongo_url,
+        "CC_SERVICE_PORT": str(SERVICES[name]),
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(stack.env)
+    return env
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def start_service(stack: Stack, name: str, port: int | None = None, wait: bool = True) -> subprocess.Popen | None:
+    env = service_env(stack, name)
+    if port is not None:
+        env["CC_SERVICE_PORT"] = str(port)
+    port = int(env["CC_SERVICE_PORT"])
+    if running_pid(stack, name):
+        log(f"{name} already running")
+        return None
+    proc = _spawn(stack, name, [sys.executable, "-m", f"services.{name}"], env=env)
+    if wait:
+        wait_for(lambda: healthy(port), 60, name, proc)
+    return proc
+
+
+def up(stack: Stack, infra_only: bool = False) -> None:
+    start_ferretdb(stack)
+    start_kafka(stack)
+    if infra_only:
+        return
+    for name in SERVICES:
+        start_service(stack, name, wait=False)
+    for name, port in SERVICES.items():
+        wait_for(lambda p=port: healthy(p), 90, name)
+        log(f"{name:<13} http://127.0.0.1:{port}  (healthz ok)")
+    log(f"kafka         {stack.bootstrap}")
+    log(f"mongodb       {stack.mongo_url}")
+    log("web form:     curl -X POST http://127.0.0.1:8001/api/v1/complaints ...   (see README)")
+    log("operator API: http://127.0.0.1:8000/docs   AsyncAPI: http://127.0.0.1:8000/asyncapi.json")
+
+
+def down(stack: Stack) -> None:
+    for name in list(SERVICES) + ["kafka", "ferretdb"]:
+        if running_pid(stack, name):
+            log(f"stopping {name}")
+        stop(stack, name)
+
+
+def ps(stack: Stack) -> None:
+    for name in ["ferretdb", "kafka", *SERVICES]:
+        pid = running_pid(stack, name)
+        port = SERVICES.get(name)
+        state = "running" if pid else "stopped"
+        health = ""
+        if pid and port:
+            health = "healthy" if healthy(port) else "unhealthy"
+        print(f"{name:<13} {state:<8} pid={pid or '-':<8} {health}")
+
+
+def logs(stack: Stack, name: str | None, follow: bool) -> None:
+    files = [stack.logfile(name)] if name else sorted((stack.run_dir / "logs").glob("*.log"))
+    if follow:
+        os.execvp("tail", ["tail", "-n", "50", "-F", *map(str, files)])
+    for f in files:
+        print(f"==> {f.name} <==")
+        print("".join(f.read_text(errors="replace").splitlines(True)[-40:]))
+
+
+def default_stack() -> Stack:
+    return Stack(run_dir=Path(os.environ.get("CC_RUN_DIR", ROOT / ".run")))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="stack")
+    parser.add_argument("command", choices=["up", "down", "ps", "logs", "fetch"])
+    parser.add_argument("name", nargs="?")
+    parser.add_argument("--infra-only", action="store_true")
+    parser.add_argument("-f", "--follow", action="store_true")
+    args = parser.parse_args(argv)
+    stack = default_stack()
+    if args.command == "up":
+        try:
+            up(stack, infra_only=args.infra_only)
+        except Exception:
+            log(f"start failed; see logs in {stack.run_dir / 'logs'}")
+            raise
+    elif args.command == "down":
+        down(stack)
+    elif args.command == "ps":
+        ps(stack)
+    elif args.command == "logs":
+        logs(stack, args.name, args.follow)
+    elif args.command == "fetch":
+        kafka_libs()
+        ferretdb_bin()
+
+
+if __name__ == "__main__":
+    main()

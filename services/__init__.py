@@ -1,0 +1,1 @@
+"""The complaint center services, one package each."""

@@ -1,0 +1,22 @@
+"""Composition root of the archive service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.archive import queries
+from services.archive.config import ArchiveSettings
+from services.archive.entrypoints import register
+from shared.aggregate import AggregateStore
+from shared.runtime import create_app, create_runtime
+
+NAME = "archive"
+
+
+def build_app(settings: ArchiveSettings | None = None) -> FastAPI:
+    settings = settings or ArchiveSettings()
+    rt = create_runtime(NAME, settings)
+    store = AggregateStore(queries.cases(rt.db), rt.relay("cases"), settings)
+    rt.on_start.append(lambda: queries.ensure_indexes(rt.db))
+    register(rt, store)
+    return create_app(rt, title="归档 Archive")

@@ -1,0 +1,85 @@
+"""Fold a case's events, in the order they happened, into its complete record.
+
+Events reach the archive on several topics, so they may arrive out of order; the record is always
+recomputed from the whole ordered list, which makes the result independent of arrival order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.masking import mask_complainant
+from shared.terms import SEVERITY_ZH, zh
+
+FAR_FUTURE = datetime(9999, 12, 31)
+
+# lifecycle order breaks ties between events stamped in the same instant
+RANK = {"ComplaintReceived": 0, "ComplaintTriaged": 1, "ComplaintAssigned": 2, "ComplaintResolved": 3,
+        "FollowUpRecorded": 4, "ComplaintReopened": 5, "ComplaintClosed": 6}
+TITLE = {"ComplaintReceived": "受理 Received", "ComplaintTriaged": "判定 Triaged", "ComplaintAssigned": "派单 Assigned",
+         "ComplaintResolved": "处理完毕 Resolved", "FollowUpRecorded": "回访 Follow-up",
+         "ComplaintReopened": "重开 Reopened", "ComplaintClosed": "归档 Closed"}
+
+
+def order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(events, key=lambda e: (e["at"], RANK.get(e["type"], 99)))
+
+
+def _summary(kind: str, p: dict[str, Any]) -> str:
+    if kind == "ComplaintReceived":
+        return f"{zh(p['channel'])}受理，编号 {p['tracking_no']}"
+    if kind == "ComplaintTriaged":
+        validity = "有效" if p["valid"] else "无效"
+        return f"{zh(p['category'])}/{zh(p['subcategory'])}，{SEVERITY_ZH[p['severity']]}，{validity}"
+    if kind == "ComplaintAssigned":
+        a = p["assignee"]
+        return f"第{p['round']}轮派给 {a['department_name']} {a['name']}"
+    if kind == "ComplaintResolved":
+        return f"{p['by']}：{p['note']}"
+    if kind == "FollowUpRecorded":
+        return f"第{p['attempt']}次回访，" + (zh(p["satisfaction"]) if p["reached"] else "未接通")
+    if kind == "ComplaintReopened":
+        return f"回访不满意，重开：{p['reason']}"
+    if kind == "ComplaintClosed":
+        return "已归档：" + ("满意" if p["outcome"] == "satisfied" else "无法联系")
+    return kind
+
+
+def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record's derived fields from the ordered events."""
+    r: dict[str, Any] = {"status": None, "callbacks": [], "resolutions": [], "timeline": []}
+    for e in order(events):
+        p, kind = e["payload"], e["type"]
+        r["timeline"].append({"type": kind, "at": e["at"], "event_id": e["event_id"], "title": TITLE.get(kind, kind),
+                              "summary": _summary(kind, p)})
+        if kind == "ComplaintReceived":
+            r.update(tracking_no=p["tracking_no"], channel=p["channel"], received_at=p["received_at"],
+                     text=p["text"], demand=p["demand"], complainant=p["complainant"],
+                     attachments=p["attachments"], receiver=p["receiver"])
+            r["status"] = r["status"] or "received"
+        elif kind == "ComplaintTriaged":
+            r.update(category=p["category"], subcategory=p["subcategory"], severity=p["severity"],
+                     valid=p["valid"], responsibility=p["responsibility"],
+                     responsible_party=p["responsible_party"], triage={"confidence": p["confidence"],
+                                                                      "reasons": p["reasons"],
+                                                                      "needs_review": p["needs_review"]})
+            if r["status"] in (None, "received"):
+                r["status"] = "triaged"
+        elif kind == "ComplaintAssigned":
+            r.update(status="assigned", round=p["round"], assignee=p["assignee"], sla=p["sla"],
+                     severity=p["severity"], assignment_reason=p["reason"])
+        elif kind == "ComplaintResolved":
+            r["status"] = "resolved"
+            r["resolutions"].append({"round": p["round"], "note": p["note"], "by": p["by"], "at": e["at"]})
+        elif kind == "FollowUpRecorded":
+            r["callbacks"].append({**p, "at": e["at"]})
+        elif kind == "ComplaintReopened":
+            r["status"] = "reopened"
+            r["reopen_reason"] = p["reason"]
+        elif kind == "ComplaintClosed":
+            r.update(status="closed", outcome=p["outcome"], closed_at=e["at"])
+    r["complainant_masked"] = mask_complainant(r.get("complainant") or {})
+    r["next_due"] = r["sla"]["resolve_due"] if r["status"] in ("assigned", "reopened") and r.get("sla") else None
+    r["due_sort"] = r["next_due"] or FAR_FUTURE
+    return r

@@ -1,0 +1,1 @@
+"""Assignment (派单): department and person by estate and category, SLA clocks, resolution."""

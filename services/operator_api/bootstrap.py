@@ -1,0 +1,33 @@
+"""Composition root of the operator API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.archive import queries
+from services.operator_api.config import OperatorApiSettings
+from services.operator_api.entrypoints import build_docs_router, build_router
+from shared.http import install_intake_guards
+from shared.intake import IntakeStore
+from shared.org import load_org
+from shared.runtime import create_app, create_runtime
+
+NAME = "operator_api"
+
+
+def build_app(settings: OperatorApiSettings | None = None) -> FastAPI:
+    settings = settings or OperatorApiSettings()
+    rt = create_runtime(NAME, settings)
+    org = load_org(settings.org_seed_path)
+    archive_db = rt.mongo[settings.database("archive")]  # read only through services.archive.queries
+    intake = IntakeStore(rt.db, rt.relay("submissions"), settings, source=NAME)
+    command_relay = rt.relay("commands")
+    rt.on_start.append(intake.ensure_indexes)
+    rt.on_start.append(lambda: queries.ensure_indexes(archive_db))
+    app = create_app(rt, title="坐席工作台 API Operator API",
+                     description="Queue, complete case record, operator intake, resolve, callbacks.")
+    install_intake_guards(app, intake, settings.max_body_bytes, channel="operator")
+    app.include_router(build_router(org=org, settings=settings, archive_db=archive_db, own_db=rt.db,
+                                    command_relay=command_relay, intake=intake))
+    app.include_router(build_docs_router(settings))
+    return app

@@ -1,0 +1,12 @@
+"""Settings of the operator API."""
+
+from pydantic import Field
+
+from shared.settings import ServiceSettings
+
+
+class OperatorApiSettings(ServiceSettings):
+    service_port: int = 8000
+    max_body_bytes: int = 12 * 1024 * 1024
+    command_wait_seconds: float = Field(5.0, ge=0, description="How long a command waits to see its effect.")
+    dev_group_id: str = Field("g-hengan", description="Scope of a caller who names none (development, before login).")

@@ -1,0 +1,152 @@
+"""HTTP routes of the operator API: thin, each validates, calls one handler or query, and answers."""
+
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.archive import queries
+from services.operator_api.config import OperatorApiSettings
+from services.operator_api.domain import CaseStateConflict, check_can_record_callback, check_can_resolve
+from services.operator_api.handlers import send_command, wait_for_case
+from shared.asyncapi import build_spec
+from shared.contracts import RecordCallback, ResolveComplaint
+from shared.intake import Accepted, ComplaintIn, IntakeStore
+from shared.org import OrgDirectory
+from shared.outbox import OutboxRelay
+from shared.scope import Scope
+from shared.terms import Channel, Satisfaction, Status
+
+
+class OperatorComplaintIn(ComplaintIn):
+    """A complaint an operator records: on the phone, at the desk, for someone else, or passed on by staff."""
+
+    channel: Literal["phone", "visit", "proxy", "staff_relay", "letter", "mailbox", "fax", "email"] = Field(
+        description="投诉途径 / channel")
+    receiver: str = Field(min_length=1, max_length=100, description="受理人 / operator who received it")
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    note: str = Field(min_length=1, max_length=5_000, description="处理结果 / what was done")
+    by: str = Field(min_length=1, max_length=100, description="处理人 / who did it")
+
+
+class CallbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reached: bool = Field(description="是否联系上 / reached the complainant")
+    satisfaction: Satisfaction | None = Field(None, description="满意度 / satisfaction when reached")
+    note: str = Field("", max_length=5_000)
+    by: str = Field("", max_length=100)
+
+
+def scope_dependency(org: OrgDirectory, settings: OperatorApiSettings):
+    """The caller's scope. Until sign-in lands, headers may narrow the development scope; never widen it."""
+
+    def get_scope(x_group_id: Annotated[str | None, Header(max_length=64)] = None,
+                  x_estate_ids: Annotated[str | None, Header(max_length=4000)] = None) -> Scope:
+        group_id = x_group_id or settings.dev_group_id
+        estates = {e.id for e in org.estates_of(group_id)}
+        if x_estate_ids:
+            estates &= {e.strip() for e in x_estate_ids.split(",") if e.strip()}
+        return Scope(group_id=group_id, estate_ids=frozenset(estates))
+
+    return get_scope
+
+
+def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db: AsyncDatabase,
+                 own_db: AsyncDatabase, command_relay: OutboxRelay, intake: IntakeStore) -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    ScopeDep = Annotated[Scope, Depends(scope_dependency(org, settings))]
+
+    async def case_in_scope(scope: Scope, complaint_id: str) -> dict[str, Any]:
+        case = await queries.get_case(archive_db, scope, complaint_id)
+        if case is None:
+            raise HTTPException(status_code=404, detail="complaint not found")
+        return case
+
+    @router.get("/estates", tags=["directory 组织"], summary="我的项目 Estates in my scope")
+    async def list_estates(scope: ScopeDep) -> list[dict[str, str]]:
+        return [{"id": e.id, "name": e.name, "name_en": e.name_en, "city": e.city, "group_id": scope.group_id}
+                for e in org.estates_of(scope.group_id) if scope.allows(scope.group_id, e.id)]
+
+    @router.get("/complaints", tags=["cases 投诉"], summary="投诉队列 Queue, nearest deadline first")
+    async def list_complaints(
+        scope: ScopeDep, estate_id: str | None = Query(None, max_length=64),
+        status: Status | None = None, page: int = Query(1, ge=1, le=10_000),
+        page_size: int = Query(20, ge=1, le=100),
+    ) -> dict[str, Any]:
+        return await queries.list_cases(archive_db, scope, estate_id=estate_id,
+                                        status=status.value if status else None, page=page, page_size=page_size)
+
+    @router.get("/complaints/{complaint_id}", tags=["cases 投诉"], summary="投诉详情 Complete record")
+    async def get_complaint(scope: ScopeDep, complaint_id: str) -> dict[str, Any]:
+        return await case_in_scope(scope, complaint_id)
+
+    @router.post("/complaints", status_code=202, response_model=Accepted, tags=["intake 受理"],
+                 summary="坐席登记投诉 Operator intake (phone, visit, proxy, staff relay)")
+    async def post_complaint(scope: ScopeDep, body: OperatorComplaintIn, request: Request,
+                             idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+        if not scope.allows(scope.group_id, body.estate_id):
+            raise HTTPException(status_code=404, detail=f"estate {body.estate_id!r} not found")
+        accepted = await intake.accept(body=ComplaintIn(**body.model_dump(exclude={"channel", "receiver"})),
+                                       raw=await request.body(), group_id=scope.group_id,
+                                       channel=Channel(body.channel), receiver=body.receiver,
+                                       idempotency_key=idempotency_key)
+        return JSONResponse(accepted.model_dump(), status_code=200) if accepted.duplicate else accepted
+
+    async def command(scope: Scope, complaint_id: str, check, payload, done) -> JSONResponse:
+        case = await case_in_scope(scope, complaint_id)
+        try:
+            check(case)
+        except CaseStateConflict as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from exc
+        sent = await send_command(db=own_db, relay=command_relay, settings=settings, case=case, payload=payload)
+        after = await wait_for_case(archive_db, scope, case["complaint_id"], done, settings.command_wait_seconds)
+        if after is None:
+            return JSONResponse({"command_id": str(sent.event_id), "status": "accepted"}, status_code=202)
+        return JSONResponse({"command_id": str(sent.event_id), "status": after["status"],
+                             "complaint": jsonable(after)}, status_code=200)
+
+    @router.post("/complaints/{complaint_id}/resolve", tags=["cases 投诉"], summary="处理完毕 Resolve",
+                 responses={202: {"description": "Accepted; not yet visible"}, 409: {"description": "Wrong state"}})
+    async def resolve(scope: ScopeDep, complaint_id: str, body: ResolveIn) -> JSONResponse:
+        payload = ResolveComplaint(note=body.note, by=body.by)
+        return await command(scope, complaint_id, check_can_resolve, payload,
+                             lambda c: c["status"] != "assigned")
+
+    @router.post("/complaints/{complaint_id}/callbacks", tags=["cases 投诉"], summary="记录回访 Record a callback",
+                 responses={202: {"description": "Accepted; not yet visible"}, 409: {"description": "Wrong state"}})
+    async def callback(scope: ScopeDep, complaint_id: str, body: CallbackIn) -> JSONResponse:
+        try:
+            payload = RecordCallback(**body.model_dump())
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        before = await case_in_scope(scope, complaint_id)
+        seen = len(before.get("callbacks", []))
+        return await command(scope, complaint_id, check_can_record_callback, payload,
+                             lambda c: len(c.get("callbacks", [])) > seen)
+
+    return router
+
+
+def jsonable(doc: dict[str, Any]) -> Any:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(doc)
+
+
+def build_docs_router(settings: OperatorApiSettings) -> APIRouter:
+    router = APIRouter(tags=["docs"])
+    cache: dict[str, Any] = {}
+
+    @router.get("/asyncapi.json", summary="AsyncAPI document of the events and commands")
+    async def asyncapi() -> dict[str, Any]:
+        if "doc" not in cache:
+            cache["doc"] = build_spec(settings)
+        return cache["doc"]
+
+    return router

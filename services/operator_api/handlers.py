@@ -1,0 +1,48 @@
+"""Operator API handlers: send a command durably (outbox), then wait briefly to read its effect."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.archive import queries
+from shared.contracts import Envelope, Payload
+from shared.outbox import OutboxRelay, outbox_entries
+from shared.scope import Scope
+from shared.settings import ServiceSettings
+
+
+async def send_command(*, db: AsyncDatabase, relay: OutboxRelay, settings: ServiceSettings,
+                       case: dict[str, Any], payload: Payload) -> Envelope[Any]:
+    """Store the command with its outbox entry, then publish; a Kafka outage only delays it."""
+    command = Envelope[type(payload)](  # type: ignore[misc]
+        type=type(payload).__name__, correlation_id=uuid.UUID(case["complaint_id"]),
+        group_id=case["group_id"], estate_id=case["estate_id"], complaint_id=case["complaint_id"],
+        payload=payload,
+    )
+    entries = outbox_entries(settings, [command])
+    doc = {"_id": str(command.event_id), "complaint_id": case["complaint_id"], "type": command.type,
+           "at": datetime.now(UTC), "payload": payload.model_dump(mode="json"),
+           "outbox": {k.split(".", 1)[1]: v for k, v in entries.items()}}
+    await db["commands"].insert_one(doc)
+    await relay.try_flush(doc["_id"], doc["outbox"])
+    return command
+
+
+async def wait_for_case(archive_db: AsyncDatabase, scope: Scope, complaint_id: str,
+                        done: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any] | None:
+    """Read-your-writes for the operator: poll the record until the command shows, or give up quietly."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        case = await queries.get_case(archive_db, scope, complaint_id)
+        if case is not None and done(case):
+            return case
+        if loop.time() >= deadline:
+            return None
+        await asyncio.sleep(0.1)

@@ -1,0 +1,1 @@
+"""Triage (判定): category, severity, validity and responsibility of each complaint."""

@@ -1,0 +1,19 @@
+"""Kafka entry points of triage: which handler reacts to which message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.triage.handlers import triage_complaint
+from shared.aggregate import AggregateStore
+from shared.contracts import ComplaintReceived, Envelope
+from shared.messaging import subscribe
+from shared.runtime import Runtime
+
+
+def register(rt: Runtime, store: AggregateStore, review_below: float) -> None:
+    async def on_received(event: Envelope[Any]) -> None:
+        if isinstance(event.payload, ComplaintReceived):
+            await triage_complaint(event, store=store, review_below=review_below)
+
+    subscribe(rt.broker, rt.settings, rt.name, "complaint.received", on_received)

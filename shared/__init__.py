@@ -1,0 +1,1 @@
+"""Contracts and small platform helpers shared by every service of the complaint center."""

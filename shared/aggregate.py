@@ -1,0 +1,90 @@
+"""Load-decide-save for one document per case, with optimistic concurrency, dedupe and outbox in one write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from shared.contracts import Envelope
+from shared.outbox import OutboxRelay, outbox_entries
+from shared.settings import ServiceSettings
+
+PROCESSED_KEEP = 500  # a case sees tens of messages; the window only needs to outlast redeliveries
+
+
+@dataclass
+class Decision:
+    """What a handler decided: fields to set on the document and the events to publish."""
+
+    changes: dict[str, Any] = field(default_factory=dict)
+    events: list[Envelope[Any]] = field(default_factory=list)
+    push: dict[str, Any] = field(default_factory=dict)
+
+
+Decide = Callable[[dict[str, Any] | None], Decision]
+
+
+class ConcurrentUpdate(Exception):
+    """Someone else wrote the document between our read and our write."""
+
+
+class AggregateStore:
+    def __init__(self, collection: AsyncCollection, relay: OutboxRelay, settings: ServiceSettings) -> None:
+        self.collection = collection
+        self.relay = relay
+        self.settings = settings
+
+    async def get(self, doc_id: str) -> dict[str, Any] | None:
+        return await self.collection.find_one({"_id": doc_id})
+
+    async def apply(self, doc_id: str, message_id: str, decide: Decide, attempts: int = 20) -> bool:
+        """Run `decide` against the current document and save its result once per message id.
+
+        Returns False when this message was already applied (a redelivery: nothing changes).
+        """
+        for _ in range(attempts):
+            doc = await self.get(doc_id)
+            if doc is not None and message_id in doc.get("processed", []):
+                if doc.get("outbox"):
+                    await self.relay.try_flush(doc_id)
+                return False
+            decision = decide(doc)
+            if doc is None and not (decision.changes or decision.events or decision.push):
+                return False  # nothing to remember about a case we do not hold
+            try:
+                await self._save(doc_id, doc, message_id, decision)
+            except ConcurrentUpdate:
+                continue
+            if decision.events:
+                await self.relay.try_flush(doc_id)
+            return True
+        raise ConcurrentUpdate(f"{doc_id}: too many concurrent updates")
+
+    async def _save(self, doc_id: str, doc: dict[str, Any] | None, message_id: str, d: Decision) -> None:
+        outbox = outbox_entries(self.settings, d.events)
+        if doc is None:
+            new: dict[str, Any] = {"_id": doc_id, "version": 1, "processed": [message_id], "outbox": {}}
+            new.update(d.changes)
+            for k, v in d.push.items():
+                new[k] = [v]
+            for dotted, entry in outbox.items():
+                new["outbox"][dotted.split(".", 1)[1]] = entry
+            try:
+                await self.collection.insert_one(new)
+            except DuplicateKeyError as exc:
+                raise ConcurrentUpdate(doc_id) from exc
+            return
+        update: dict[str, Any] = {
+            "$inc": {"version": 1},
+            "$push": {"processed": {"$each": [message_id], "$slice": -PROCESSED_KEEP},
+                      **{k: v for k, v in d.push.items()}},
+        }
+        if d.changes or outbox:
+            update["$set"] = {**d.changes, **outbox}
+        result = await self.collection.update_one({"_id": doc_id, "version": doc["version"]}, update)
+        if result.matched_count == 0:
+            raise ConcurrentUpdate(doc_id)

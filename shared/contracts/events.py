@@ -1,0 +1,119 @@
+"""Lifecycle events: facts in the past tense, each published by exactly one service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from shared.contracts.envelope import Payload
+from shared.terms import Category, Channel, Responsibility, ResponsibleParty, Satisfaction, Severity
+
+
+class Complainant(Payload):
+    """Who complained (投诉人). Personal data: masked in logs and list views."""
+
+    name: str = Field("", max_length=100, description="Name as given; may be empty for anonymous notes.")
+    phone: str = Field("", max_length=40, description="Phone number as given.")
+    unit: str = Field("", max_length=200, description="Residence: building/unit/room (楼栋/单元/房号).")
+
+
+class Attachment(Payload):
+    """A file that came with the complaint; the bytes stay with the intake service."""
+
+    name: str = Field(max_length=255)
+    content_type: str = Field("application/octet-stream", max_length=255)
+    size: int = Field(0, ge=0)
+    ref: str = Field("", max_length=255, description="Where the original is stored.")
+
+
+class ComplaintReceived(Payload):
+    """Emitted by an intake channel once the raw input is stored: a complaint exists and has a tracking number."""
+
+    tracking_no: str = Field(description="Human tracking number given to the complainant (投诉编号).")
+    channel: Channel
+    received_at: datetime
+    text: str = Field(min_length=1, max_length=20_000, description="What happened, in the complainant's words.")
+    demand: str = Field("", max_length=2_000, description="What the complainant asks for (诉求).")
+    complainant: Complainant
+    attachments: list[Attachment] = Field(default_factory=list)
+    receiver: str = Field("", max_length=100, description="Who received it: an operator id or the channel.")
+    source_ref: str = Field("", max_length=255, description="The channel's own id of the input (idempotency key).")
+
+
+class ComplaintTriaged(Payload):
+    """Emitted by triage once it has judged the complaint (判定)."""
+
+    category: Category
+    subcategory: str
+    severity: Severity
+    valid: bool = Field(description="Within the property-service contract (有效投诉).")
+    responsibility: Responsibility
+    responsible_party: ResponsibleParty = ResponsibleParty.property
+    confidence: float = Field(ge=0, le=1)
+    reasons: list[str] = Field(default_factory=list, description="The words or signals that decided it.")
+    needs_review: bool = False
+
+
+class Assignee(Payload):
+    staff_id: str
+    name: str
+    department_id: str
+    department_name: str
+
+
+class SlaDue(Payload):
+    """Due times of the clocks (UTC)."""
+
+    acknowledge_due: datetime
+    first_response_due: datetime
+    resolve_due: datetime
+
+
+class ComplaintAssigned(Payload):
+    """Emitted by assignment when a case gets (or gets again, after a reopen) a responsible person (派单)."""
+
+    round: int = Field(1, ge=1, description="1 for the first assignment, +1 after each reopen.")
+    assignee: Assignee
+    supervisor_id: str = ""
+    severity: Severity
+    sla: SlaDue
+    reason: str = Field(description="Why this person: rule, candidates and their load.")
+
+
+class ComplaintResolved(Payload):
+    """Emitted by assignment when the handler reports the case solved (处理完毕)."""
+
+    round: int = Field(ge=1)
+    note: str = Field(max_length=5_000)
+    by: str = Field(max_length=100)
+
+
+class FollowUpRecorded(Payload):
+    """Emitted by follow-up for every callback attempt (回访记录)."""
+
+    attempt: int = Field(ge=1)
+    reached: bool
+    satisfaction: Satisfaction | None = None
+    note: str = ""
+    by: str = ""
+
+
+class ComplaintReopened(Payload):
+    """Emitted by follow-up when the complainant is not satisfied: the case goes back to assignment."""
+
+    round: int = Field(ge=2, description="The round the reopened case starts.")
+    reason: str
+
+
+class ComplaintClosed(Payload):
+    """Emitted by follow-up when the case is finished (归档): satisfied, or unreachable after the attempts."""
+
+    outcome: str = Field(description="satisfied | unreachable")
+    satisfaction: Satisfaction | None = None
+
+
+EVENTS: tuple[type[Payload], ...] = (
+    ComplaintReceived, ComplaintTriaged, ComplaintAssigned, ComplaintResolved,
+    FollowUpRecorded, ComplaintReopened, ComplaintClosed,
+)

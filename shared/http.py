@@ -1,0 +1,64 @@
+"""HTTP edge rules shared by the intake APIs: size limit, and 422s that keep what was sent."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+log = logging.getLogger(__name__)
+
+
+class BodyLimit(BaseHTTPMiddleware):
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        super().__init__(app)
+        self.max_bytes = max_bytes
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return JSONResponse({"detail": f"request body larger than {self.max_bytes} bytes"}, status_code=413)
+        return await call_next(request)
+
+
+def summarize(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for e in errors[:8]:
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+        parts.append(f"{loc or 'body'}: {e.get('msg')}")
+    return "; ".join(parts)
+
+
+def install_intake_guards(app: FastAPI, store: Any, max_body_bytes: int, channel: str) -> None:
+    """Bad input gets a clear 422, and what was sent is kept (never a lost complaint)."""
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message = summarize(list(exc.errors()))
+        if request.method == "POST":
+            try:
+                await store.keep_rejected(await request.body(), message, channel)
+            except Exception:  # noqa: BLE001 - the client still gets its 422
+                log.exception("could not keep a rejected submission")
+        errors = jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: b.decode(errors="replace")})
+        for e in errors:
+            e.pop("input", None)  # never echo personal data back into logs or proxies
+            e.pop("ctx", None)
+        return JSONResponse({"detail": errors, "message": message}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def unreadable(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and request.method == "POST":  # body could not even be decoded
+            try:
+                await store.keep_rejected(await request.body(), f"unreadable body: {exc.detail}", channel)
+            except Exception:  # noqa: BLE001
+                log.exception("could not keep a rejected submission")
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)

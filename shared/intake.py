@@ -1,0 +1,182 @@
+"""Intake shared by every channel: keep the raw input, give a tracking number, publish ComplaintReceived.
+
+The raw submission and the event it must publish are one MongoDB document (outbox), so an accepted
+complaint is never lost: if Kafka is down the sweeper publishes it later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.contracts import Attachment, Complainant, ComplaintReceived, Envelope
+from shared.outbox import OutboxRelay, outbox_entries
+from shared.settings import ServiceSettings
+from shared.terms import Channel
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+_ID = r"^[A-Za-z0-9_.-]+$"
+_PHONE = re.compile(r"^[0-9+\-() ]{0,40}$")
+
+
+class ComplainantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field("", max_length=100, description="投诉人姓名 / name")
+    phone: str = Field("", max_length=40, description="联系电话 / phone")
+    unit: str = Field("", max_length=200, description="住址 楼栋/单元/房号 / building, unit, room")
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str) -> str:
+        if not _PHONE.match(v):
+            raise ValueError("phone may hold digits, spaces and + - ( ) only")
+        return v
+
+
+class AttachmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255)
+    content_type: str = Field("application/octet-stream", max_length=255)
+    content_base64: str = Field("", max_length=7_000_000, description="File content, base64 (≤ 5 MB).")
+
+    @field_validator("content_base64")
+    @classmethod
+    def _base64(cls, v: str) -> str:
+        try:
+            data = base64.b64decode(v, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("content_base64 is not valid base64") from exc
+        if len(data) > 5 * 1024 * 1024:
+            raise ValueError("an attachment may be at most 5 MB")
+        return v
+
+
+class ComplaintIn(BaseModel):
+    """A complaint as a channel submits it (投诉登记)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    estate_id: str = Field(min_length=1, max_length=64, pattern=_ID, description="项目/小区 id")
+    complainant: ComplainantIn
+    text: str = Field(min_length=1, max_length=20_000, description="投诉内容 / what happened")
+    demand: str = Field("", max_length=2_000, description="诉求 / requested remedy")
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=10)
+
+
+class Accepted(BaseModel):
+    complaint_id: str
+    tracking_no: str
+    status: str = "received"
+    duplicate: bool = Field(False, description="True when this idempotency key was already accepted.")
+
+
+SOURCE_LETTER = {"web_intake": "W", "operator_api": "O"}
+
+
+class IntakeStore:
+    """The intake service's own collections: submissions (raw + outbox), counters, blobs, rejects."""
+
+    def __init__(self, db: AsyncDatabase, relay: OutboxRelay, settings: ServiceSettings, source: str) -> None:
+        self.db = db
+        self.submissions = db["submissions"]
+        self.relay = relay
+        self.settings = settings
+        self.source = source
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def ensure_indexes(self) -> None:
+        await self.submissions.create_index([("idem", 1)], unique=True)
+        await self.submissions.create_index([("tracking_no", 1)], unique=True)
+        await self.db["blobs"].create_index([("complaint_id", 1)])
+
+    async def next_tracking_no(self, now: datetime) -> str:
+        day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
+        ctr = await self.db["counters"].find_one_and_update(
+            {"_id": f"{self.source}:{day}"}, {"$inc": {"seq": 1}}, upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return f"TS{day}{SOURCE_LETTER.get(self.source, 'X')}{ctr['seq']:06d}"
+
+    async def accept(self, *, body: ComplaintIn, raw: bytes, group_id: str, channel: Channel, receiver: str,
+                     idempotency_key: str | None, source_ref: str = "") -> Accepted:
+        idem = f"{group_id}:{idempotency_key}" if idempotency_key else None
+        if idem:
+            existing = await self.submissions.find_one({"idem": idem}, {"tracking_no": 1})
+            if existing:
+                return Accepted(complaint_id=existing["_id"], tracking_no=existing["tracking_no"], duplicate=True)
+        now = datetime.now(UTC)
+        complaint_id = str(uuid.uuid4())
+        attachments = await self._store_attachments(complaint_id, body.attachments)
+        for _ in range(5):
+            tracking_no = await self.next_tracking_no(now)
+            doc = self._submission(body=body, raw=raw, group_id=group_id, channel=channel, receiver=receiver,
+                                   idem=idem, source_ref=source_ref or idempotency_key or "", now=now,
+                                   complaint_id=complaint_id, tracking_no=tracking_no, attachments=attachments)
+            try:
+                await self.submissions.insert_one(doc)
+                break
+            except DuplicateKeyError:
+                existing = await self.submissions.find_one({"idem": idem}) if idem else None
+                if existing:  # the same key raced in twice: the first one wins
+                    return Accepted(complaint_id=existing["_id"], tracking_no=existing["tracking_no"],
+                                    duplicate=True)
+                # another instance took this tracking number: take the next one
+        else:
+            raise RuntimeError("could not allocate a tracking number")
+        task = asyncio.create_task(self.relay.try_flush(complaint_id, doc["outbox"]))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return Accepted(complaint_id=complaint_id, tracking_no=tracking_no)
+
+    def _submission(self, *, body: ComplaintIn, raw: bytes, group_id: str, channel: Channel, receiver: str,
+                    idem: str | None, source_ref: str, now: datetime, complaint_id: str, tracking_no: str,
+                    attachments: list[Attachment]) -> dict[str, Any]:
+        """The raw submission and the ComplaintReceived it must publish, as one document."""
+        event = Envelope[ComplaintReceived](
+            type="ComplaintReceived", event_id=uuid.UUID(complaint_id), correlation_id=uuid.UUID(complaint_id),
+            group_id=group_id, estate_id=body.estate_id, complaint_id=complaint_id,
+            payload=ComplaintReceived(
+                tracking_no=tracking_no, channel=channel, received_at=now, text=body.text, demand=body.demand,
+                complainant=Complainant(**body.complainant.model_dump()), attachments=attachments,
+                receiver=receiver, source_ref=source_ref,
+            ),
+        )
+        return {
+            "_id": complaint_id, "idem": idem or f"id:{complaint_id}", "tracking_no": tracking_no,
+            "group_id": group_id, "estate_id": body.estate_id, "channel": channel.value, "received_at": now,
+            "receiver": receiver, "raw": raw.decode("utf-8", errors="replace"),
+            "outbox": {k.split(".", 1)[1]: v for k, v in outbox_entries(self.settings, [event]).items()},
+        }
+
+    async def _store_attachments(self, complaint_id: str, items: list[AttachmentIn]) -> list[Attachment]:
+        out = []
+        for item in items:
+            data = base64.b64decode(item.content_base64)
+            blob_id = str(uuid.uuid4())
+            await self.db["blobs"].insert_one({
+                "_id": blob_id, "complaint_id": complaint_id, "name": item.name,
+                "content_type": item.content_type, "size": len(data), "data": data,
+            })
+            out.append(Attachment(name=item.name, content_type=item.content_type, size=len(data),
+                                  ref=f"blob:{blob_id}"))
+        return out
+
+    async def keep_rejected(self, raw: bytes, reason: str, channel: str) -> None:
+        """Input we could not accept is still kept, with the reason, for an operator to look at."""
+        await self.db["rejected"].insert_one({
+            "_id": str(uuid.uuid4()), "at": datetime.now(UTC), "channel": channel,
+            "raw": raw[:1_000_000].decode("utf-8", errors="replace"), "reason": reason[:2000],
+        })

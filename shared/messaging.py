@@ -1,0 +1,146 @@
+"""Kafka plumbing: broker factory, topic creation, publishing envelopes, and the reliable consumer wrapper.
+
+Consumers commit only after the handler succeeded. A message that can never be processed (not JSON,
+fails validation, handler bug) goes to `<topic>.dlq` with its original bytes, headers and the reason,
+then the offset moves on. A transient failure (database or broker down) is retried in place with
+backoff, and after the retry budget the message is sought back for redelivery: nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from shared.contracts import TOPICS, BadMessage, Envelope, encode, parse
+from shared.mongo import TRANSIENT_MONGO_ERRORS
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    *TRANSIENT_MONGO_ERRORS, KafkaConnectionError, KafkaTimeoutError, ConnectionError, asyncio.TimeoutError,
+)
+
+Handler = Callable[[Envelope[Any]], Awaitable[None]]
+
+
+def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
+    """Idempotent producer (acks=all); no connection is made until the broker starts."""
+    return KafkaBroker(
+        settings.kafka_bootstrap, client_id=service, enable_idempotence=True,
+        request_timeout_ms=15_000, logger=logging.getLogger(f"{service}.broker"),
+    )
+
+
+def all_topic_names(settings: ServiceSettings) -> list[str]:
+    names = [settings.topic(t.name) for t in TOPICS]
+    return names + [f"{n}.dlq" for n in names]
+
+
+async def ensure_topics(settings: ServiceSettings, names: list[str] | None = None) -> None:
+    """Create the catalogue's topics and their DLQs if missing (safe to run from every service)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [n for n in (names or all_topic_names(settings)) if n not in existing]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(n, num_partitions=settings.topic_partitions, replication_factor=1) for n in wanted]
+                )
+    finally:
+        await admin.close()
+
+
+async def publish(broker: KafkaBroker, topic: str, envelope: Envelope[Any] | bytes, key: str,
+                  headers: dict[str, str] | None = None) -> None:
+    body = envelope if isinstance(envelope, bytes) else encode(envelope)
+    hdrs = {"content-type": "application/json"}
+    if not isinstance(envelope, bytes):
+        hdrs["type"] = envelope.type
+    hdrs.update(headers or {})
+    await broker.publish(body, topic=topic, key=key.encode(), headers=hdrs)
+
+
+async def _raw_body(msg: Any) -> bytes:
+    """Hand the handler the original bytes: decoding and validation are ours, so failures reach the DLQ."""
+    return msg.body
+
+
+async def send_to_dlq(broker: KafkaBroker, msg: Any, service: str, reason: str) -> None:
+    record = msg.raw_message
+    headers = {k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v)) for k, v in (record.headers or [])}
+    headers.update({
+        "x-dlq-reason": reason[:1000], "x-dlq-service": service, "x-dlq-topic": record.topic,
+        "x-dlq-partition": str(record.partition), "x-dlq-offset": str(record.offset),
+        "x-dlq-at": str(int(time.time() * 1000)),
+    })
+    await broker.publish(
+        record.value or b"", topic=f"{record.topic}.dlq", key=record.key, headers=headers,
+    )
+
+
+def subscribe(broker: KafkaBroker, settings: ServiceSettings, service: str, topic_name: str,
+              handler: Handler) -> None:
+    """Consume `<prefix>.<topic_name>` in the service's consumer group with the reliability rules above."""
+    topic = settings.topic(topic_name)
+
+    @broker.subscriber(
+        topic, group_id=f"{settings.topic_prefix}.{service}", ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest", decoder=_raw_body,
+        max_poll_interval_ms=settings.consumer_max_poll_interval_ms, title=f"{service}:{topic_name}",
+    )
+    async def consume(body: bytes, msg: KafkaMessage) -> None:
+        await process_message(broker, settings, service, msg, handler)
+
+
+async def process_message(broker: KafkaBroker, settings: ServiceSettings, service: str, msg: Any,
+                          handler: Handler) -> None:
+    try:
+        envelope = parse(msg.body)
+    except BadMessage as exc:
+        await _dead_letter(broker, msg, service, str(exc))
+        return
+    budget_end = time.monotonic() + settings.retry_budget_seconds
+    delay = settings.retry_initial_seconds
+    while True:
+        try:
+            await handler(envelope)
+        except TRANSIENT_ERRORS as exc:
+            if time.monotonic() > budget_end:
+                log.warning("giving up in place on %s (%s); seeking back for redelivery", envelope.type, exc)
+                await msg.nack()
+                return
+            log.warning("transient failure on %s %s: %s; retrying in %.1fs", envelope.type, envelope.event_id,
+                        exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, settings.retry_max_seconds)
+            continue
+        except Exception as exc:  # a bug or a rule violation: park it, keep the pipeline moving
+            log.exception("handler failed on %s %s", envelope.type, envelope.event_id)
+            await _dead_letter(broker, msg, service, f"handler failed: {type(exc).__name__}: {exc}")
+            return
+        await msg.ack()
+        return
+
+
+async def _dead_letter(broker: KafkaBroker, msg: Any, service: str, reason: str) -> None:
+    try:
+        await send_to_dlq(broker, msg, service, reason)
+    except (KafkaError, *TRANSIENT_ERRORS):
+        log.exception("could not write to the DLQ; seeking back so the message is not skipped")
+        await msg.nack()
+        return
+    log.warning("message on %s offset %s sent to DLQ: %s", msg.raw_message.topic, msg.raw_message.offset, reason)
+    await msg.ack()

@@ -1,0 +1,25 @@
+"""MongoDB client factory (PyMongo async) and the error classes that mean "try again"."""
+
+from __future__ import annotations
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
+
+from shared.settings import MongoSettings
+
+TRANSIENT_MONGO_ERRORS: tuple[type[Exception], ...] = (
+    AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError,
+)
+
+
+def make_client(settings: MongoSettings) -> AsyncMongoClient:
+    """One client per process and event loop; short server selection so outages surface as retries."""
+    return AsyncMongoClient(
+        settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5_000, connectTimeoutMS=3_000,
+        uuidRepresentation="standard", maxPoolSize=settings.mongo_max_pool_size,
+    )
+
+
+def service_db(client: AsyncMongoClient, settings: MongoSettings, service: str) -> AsyncDatabase:
+    return client[f"{settings.db_prefix}_{service}"]

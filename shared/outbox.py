@@ -1,0 +1,101 @@
+"""Outbox without multi-document transactions.
+
+The events a state change must publish are written in the same document update as the change, under
+`outbox.<event_id>`. The relay publishes them right after the write and removes each once Kafka has it;
+a sweeper re-publishes whatever a crash or an outage left behind. Consumers dedupe, so a re-publish is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.contracts import Envelope, encode, topic_of
+from shared.messaging import TRANSIENT_ERRORS, publish
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def outbox_entries(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dict[str, dict[str, Any]]:
+    """`$set` fields that put these envelopes in a document's outbox."""
+    now = datetime.now(UTC)
+    fields = {}
+    for seq, env in enumerate(envelopes):
+        fields[f"outbox.{env.event_id}"] = {
+            "topic": settings.topic(topic_of(type(env.payload))),
+            "key": env.complaint_id,
+            "type": env.type,
+            "value": encode(env).decode(),
+            "created_at": now,
+            "seq": seq,
+        }
+    return fields
+
+
+class OutboxRelay:
+    """Publishes a collection's outbox entries and removes each one once sent."""
+
+    def __init__(self, collection: AsyncCollection, broker: KafkaBroker, settings: ServiceSettings) -> None:
+        self.collection = collection
+        self.broker = broker
+        self.settings = settings
+        self._task: asyncio.Task[None] | None = None
+
+    async def flush(self, doc_id: Any, outbox: dict[str, dict[str, Any]] | None = None) -> int:
+        """Publish one document's pending entries in order; return how many went out."""
+        if outbox is None:
+            doc = await self.collection.find_one({"_id": doc_id}, {"outbox": 1})
+            outbox = (doc or {}).get("outbox") or {}
+        sent = 0
+        for event_id, entry in sorted(outbox.items(), key=lambda kv: (kv[1]["created_at"], kv[1]["seq"])):
+            await publish(self.broker, entry["topic"], entry["value"].encode(), key=entry["key"],
+                          headers={"type": entry["type"]})
+            await self.collection.update_one({"_id": doc_id}, {"$unset": {f"outbox.{event_id}": ""}})
+            sent += 1
+        return sent
+
+    async def try_flush(self, doc_id: Any, outbox: dict[str, dict[str, Any]] | None = None) -> None:
+        """Flush now if we can; if Kafka or MongoDB is down the sweeper will do it later."""
+        try:
+            await self.flush(doc_id, outbox)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("outbox publish deferred for %s: %s", doc_id, exc)
+        except Exception as exc:  # noqa: BLE001 - the state is saved; never fail the caller over a publish
+            log.warning("outbox publish deferred for %s: %s: %s", doc_id, type(exc).__name__, exc)
+
+    async def sweep_once(self) -> int:
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.outbox_min_age_seconds)
+        sent = 0
+        async for doc in self.collection.find({"outbox": {"$exists": True, "$ne": {}}}, {"outbox": 1}):
+            due = {k: v for k, v in (doc.get("outbox") or {}).items() if v["created_at"] <= cutoff}
+            if due:
+                sent += await self.flush(doc["_id"], due)
+        return sent
+
+    async def run(self) -> None:
+        while True:
+            try:
+                n = await self.sweep_once()
+                if n:
+                    log.info("outbox sweeper re-published %d message(s) from %s", n, self.collection.name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep sweeping through outages
+                log.warning("outbox sweep failed on %s: %s", self.collection.name, exc)
+            await asyncio.sleep(self.settings.outbox_sweep_seconds)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"outbox:{self.collection.name}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

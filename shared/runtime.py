@@ -1,0 +1,120 @@
+"""The composition every service shares: settings in, a FastAPI app out, with Kafka, MongoDB and health.
+
+Nothing connects at import time: `Runtime` holds unstarted clients; the app's lifespan starts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.logs import setup_logging
+from shared.messaging import build_broker, ensure_topics
+from shared.mongo import make_client
+from shared.outbox import OutboxRelay
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+Hook = Callable[[], Awaitable[Any]]
+
+
+@dataclass
+class Runtime:
+    name: str
+    settings: ServiceSettings
+    mongo: AsyncMongoClient
+    db: AsyncDatabase
+    broker: KafkaBroker
+    relays: list[OutboxRelay] = field(default_factory=list)
+    on_start: list[Hook] = field(default_factory=list)
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def relay(self, collection: str) -> OutboxRelay:
+        r = OutboxRelay(self.db[collection], self.broker, self.settings)
+        self.relays.append(r)
+        return r
+
+
+def create_runtime(name: str, settings: ServiceSettings) -> Runtime:
+    mongo = make_client(settings)
+    return Runtime(name=name, settings=settings, mongo=mongo, db=mongo[settings.database(name)],
+                   broker=build_broker(settings, name))
+
+
+async def _with_retry(what: str, fn: Hook, timeout: float = 90.0) -> None:
+    """At start-up wait for Kafka and MongoDB to answer rather than crash-loop."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.5
+    while True:
+        try:
+            await fn()
+            return
+        except Exception as exc:  # noqa: BLE001
+            if loop.time() > deadline:
+                raise
+            log.warning("%s not ready (%s: %s); retrying", what, type(exc).__name__, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5)
+
+
+def create_app(rt: Runtime, *, title: str, description: str = "") -> FastAPI:
+    setup_logging(rt.name, rt.settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await _with_retry("mongodb", lambda: rt.mongo.admin.command("ping"))
+        await _with_retry("kafka topics", lambda: ensure_topics(rt.settings))
+        for hook in rt.on_start:
+            await _with_retry(f"{rt.name} start-up", hook)
+        await _with_retry("kafka broker", rt.broker.start)
+        for relay in rt.relays:
+            relay.start()
+        tasks = [asyncio.create_task(job(), name=f"{rt.name}:bg") for job in rt.background]
+        log.info("%s started", rt.name)
+        try:
+            yield
+        finally:
+            for t in tasks:
+                t.cancel()
+            for relay in rt.relays:
+                await relay.stop()
+            await rt.broker.stop()
+            await rt.mongo.close()
+
+    app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
+
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": rt.name}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: MongoDB and Kafka answer")
+    async def readyz() -> JSONResponse:
+        checks = {}
+        try:
+            await asyncio.wait_for(rt.mongo.admin.command("ping"), 2)
+            checks["mongodb"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["mongodb"] = f"down: {type(exc).__name__}"
+        checks["kafka"] = "ok" if await rt.broker.ping(timeout=2) else "down"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
+
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=settings.service_host, port=settings.service_port, log_config=None,
+                access_log=False, lifespan="on")

@@ -1,0 +1,115 @@
+"""The domain vocabulary in one place: English codes used in code and on the wire, Chinese labels users see.
+
+术语表. Every enum's value is the wire code; `zh(value)` gives the Chinese label for UI text and documents.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    """投诉途径: how a complaint reached us."""
+
+    phone = "phone"
+    visit = "visit"
+    proxy = "proxy"
+    letter = "letter"
+    mailbox = "mailbox"
+    staff_relay = "staff_relay"
+    fax = "fax"
+    online = "online"
+    email = "email"
+
+
+class Category(StrEnum):
+    """投诉内容: what the complaint is about."""
+
+    service = "service"
+    fees = "fees"
+    community = "community"
+    emergency = "emergency"
+    neighbour = "neighbour"
+
+
+class Severity(StrEnum):
+    """投诉级别, most urgent first."""
+
+    emergency = "emergency"
+    major = "major"
+    general = "general"
+    minor = "minor"
+
+
+class Status(StrEnum):
+    """Where a case is in the handling process (投诉处理程序)."""
+
+    received = "received"
+    triaged = "triaged"
+    assigned = "assigned"
+    resolved = "resolved"
+    reopened = "reopened"
+    closed = "closed"
+
+
+class Responsibility(StrEnum):
+    ours = "ours"
+    not_ours = "not_ours"
+    assist = "assist"
+
+
+class Satisfaction(StrEnum):
+    """回访满意度, five levels, best first."""
+
+    very_satisfied = "very_satisfied"
+    satisfied = "satisfied"
+    fairly_satisfied = "fairly_satisfied"
+    neutral = "neutral"
+    unsatisfied = "unsatisfied"
+
+
+class ResponsibleParty(StrEnum):
+    """Who an invalid complaint belongs to (无效投诉的责任方)."""
+
+    property = "property"
+    developer = "developer"
+    utility = "utility"
+    government = "government"
+    neighbour = "neighbour"
+
+
+ZH: dict[str, str] = {
+    # channels
+    "phone": "电话", "visit": "亲临", "proxy": "委托他人", "letter": "信函邮寄", "mailbox": "意见箱",
+    "staff_relay": "员工转述", "fax": "传真", "online": "网上", "email": "电子邮件",
+    # categories
+    "service": "物业管理服务", "fees": "物业服务收费", "community": "社区文化活动组织",
+    "emergency": "突发事件处理", "neighbour": "毗邻关系处理",
+    # subcategories
+    "security": "秩序安保", "cleaning": "保洁", "greening": "绿化", "repair": "工程维修", "lift": "电梯",
+    "parking": "停车", "decoration": "装修管理", "attitude": "服务态度", "service_fee": "物业费",
+    "parking_fee": "停车费", "shared_utility": "公摊费用", "invoice": "发票", "activity": "社区活动",
+    "activity_noise": "活动噪音", "fire": "火警", "gas": "燃气", "lift_entrapment": "电梯困人",
+    "flooding": "水浸", "power_cut": "停电", "water_cut": "停水", "security_incident": "治安事件",
+    "noise": "邻里噪音", "leak_downstairs": "楼上漏水", "pets": "宠物", "common_space": "占用公共空间",
+    "illegal_building": "违章搭建", "other": "其他",
+    # severities
+    "major": "重大", "general": "一般", "minor": "轻微",
+    # status
+    "received": "已受理", "triaged": "已判定", "assigned": "已派单", "resolved": "已处理",
+    "reopened": "已重开", "closed": "已归档",
+    # responsibility
+    "ours": "责任投诉", "not_ours": "无责任投诉", "assist": "协助处理",
+    # satisfaction
+    "very_satisfied": "很满意", "satisfied": "满意", "fairly_satisfied": "较满意", "neutral": "一般",
+    "unsatisfied": "不满意",
+    # responsible parties
+    "property": "物业服务企业", "developer": "建设单位", "utility": "市政公用事业单位", "government": "政府部门",
+}
+# "emergency" is both a category (突发事件处理) and a severity (特急); the severity label is asked for explicitly.
+SEVERITY_ZH = {"emergency": "特急", "major": "重大", "general": "一般", "minor": "轻微"}
+
+
+def zh(code: str) -> str:
+    """Chinese label of a wire code, or the code itself when it has none."""
+    return ZH.get(code, code)

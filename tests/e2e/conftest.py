@@ -1,0 +1,76 @@
+"""The whole center as separate processes on the real Kafka and MongoDB, with this session's prefix."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from deploy.native import stack as native
+from tests.helpers import eventually
+
+PORTS = {"operator_api": 18000, "web_intake": 18001, "triage": 18011, "assignment": 18012, "followup": 18013,
+         "archive": 18014}
+
+
+@dataclass
+class Center:
+    stack: native.Stack
+    bootstrap: str
+    prefix: str
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{PORTS[name]}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}.{name}"
+
+    def group(self, service: str) -> str:
+        return f"{self.prefix}.{service}"
+
+    def kill(self, name: str) -> None:
+        """kill -9: no graceful shutdown, no final commit."""
+        native.stop(self.stack, name, sig=signal.SIGKILL, timeout=5)
+
+    def start(self, name: str) -> None:
+        native.start_service(self.stack, name, port=PORTS[name])
+
+
+@pytest.fixture(scope="session")
+def center(settings_env: dict[str, str], prefix: str, infra, cleanup) -> Iterator[Center]:
+    st = native.Stack(run_dir=native.ROOT / ".run" / f"test-{prefix}", env=settings_env)
+    for name, port in PORTS.items():
+        native.start_service(st, name, port=port, wait=False)
+    try:
+        for name, port in PORTS.items():
+            native.wait_for(lambda p=port: native.healthy(p), 90, name)
+        yield Center(stack=st, bootstrap=infra.bootstrap, prefix=prefix)
+    finally:
+        for name in PORTS:
+            native.stop(st, name)
+
+
+@pytest.fixture
+async def web(center: Center) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=center.url("web_intake"), timeout=15) as c:
+        yield c
+
+
+@pytest.fixture
+async def ops(center: Center) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=center.url("operator_api"), timeout=15) as c:
+        yield c
+
+
+async def case_where(ops: httpx.AsyncClient, complaint_id: str, predicate, timeout: float = 20.0,
+                     what: str = "case state") -> dict:
+    async def probe():
+        r = await ops.get(f"/api/v1/complaints/{complaint_id}")
+        if r.status_code == 200 and predicate(r.json()):
+            return r.json()
+        return None
+
+    return await eventually(probe, timeout=timeout, what=what)

@@ -1,0 +1,159 @@
+"""A complaint's whole life across the separate services: received → … → closed, and reopen."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import case_where
+from tests.helpers import complaint, types_of
+
+LIFECYCLE = ["ComplaintReceived", "ComplaintTriaged", "ComplaintAssigned", "ComplaintResolved",
+             "FollowUpRecorded", "ComplaintClosed"]
+
+
+async def submit(web, **kw) -> dict:
+    r = await web.post("/api/v1/complaints", json=complaint(**kw))
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+async def test_web_complaint_is_assigned_with_classification_assignee_and_sla(web, ops):
+    accepted = await submit(web)
+    assert accepted["tracking_no"].startswith("TS")
+
+    case = await case_where(ops, accepted["complaint_id"], lambda c: c["status"] == "assigned", timeout=10,
+                            what="assigned within 10 s")
+    case = await case_where(ops, accepted["complaint_id"], lambda c: len(c["timeline"]) == 3)
+
+    assert case["category"] == "service" and case["subcategory"] == "repair"
+    assert case["severity"] == "general" and case["valid"] is True
+    assert case["assignee"]["department_id"] == "engineering"
+    assert set(case["sla"]) == {"acknowledge_due", "first_response_due", "resolve_due"}
+    assert case["tracking_no"] == accepted["tracking_no"]
+    assert types_of(case) == LIFECYCLE[:3]
+
+
+async def test_resolve_and_satisfied_callback_close_the_case_with_every_step_in_order(web, ops):
+    cid = (await submit(web))["complaint_id"]
+    await case_where(ops, cid, lambda c: c["status"] == "assigned")
+
+    r = await ops.post(f"/api/v1/complaints/{cid}/resolve", json={"note": "已更换灯泡", "by": "s-lk-eng-1"})
+    assert r.status_code in (200, 202), r.text
+    await case_where(ops, cid, lambda c: c["status"] == "resolved")
+    r = await ops.post(f"/api/v1/complaints/{cid}/callbacks",
+                       json={"reached": True, "satisfaction": "satisfied", "note": "灯亮了"})
+    assert r.status_code in (200, 202), r.text
+
+    case = await case_where(ops, cid, lambda c: c["status"] == "closed" and len(c["timeline"]) == 6)
+    assert types_of(case) == LIFECYCLE
+    times = [t["at"] for t in case["timeline"]]
+    assert times == sorted(times)
+    assert case["callbacks"][0]["satisfaction"] == "satisfied"
+
+
+async def test_unsatisfied_callback_reopens_and_assigns_again(web, ops):
+    cid = (await submit(web, estate_id="e-sunrise", text="电梯坏了三天没人修"))["complaint_id"]
+    await case_where(ops, cid, lambda c: c["status"] == "assigned")
+    await ops.post(f"/api/v1/complaints/{cid}/resolve", json={"note": "已修复", "by": "s-sr-eng-1"})
+    await case_where(ops, cid, lambda c: c["status"] == "resolved")
+
+    await ops.post(f"/api/v1/complaints/{cid}/callbacks",
+                   json={"reached": True, "satisfaction": "unsatisfied", "note": "还是坏的"})
+
+    case = await case_where(ops, cid, lambda c: c["status"] == "assigned" and len(c["timeline"]) == 7,
+                            what="reopened and assigned again in round 2")
+    assert case["round"] == 2
+    assert types_of(case)[3:] == ["ComplaintResolved", "FollowUpRecorded", "ComplaintReopened",
+                                  "ComplaintAssigned"]
+    assert case["reopen_reason"] == "还是坏的"
+
+
+async def test_operator_intake_by_phone_records_channel_and_receiver(ops):
+    body = complaint(text="小区门口垃圾堆了三天没人清理", channel="phone", receiver="op-001")
+    r = await ops.post("/api/v1/complaints", json=body)
+    assert r.status_code == 202, r.text
+    case = await case_where(ops, r.json()["complaint_id"], lambda c: c["status"] == "assigned")
+    assert case["channel"] == "phone" and case["receiver"] == "op-001"
+    assert case["subcategory"] == "cleaning"
+    assert r.json()["tracking_no"][10] == "O"
+
+
+async def test_queue_lists_in_scope_by_nearest_deadline_with_masked_personal_data(web, ops):
+    ids = [(await submit(web, text=t))["complaint_id"] for t in ("厨房燃气味很重", "建议多种点花")]
+    for cid in ids:
+        await case_where(ops, cid, lambda c: c["status"] == "assigned")
+
+    r = await ops.get("/api/v1/complaints", params={"estate_id": "e-lakeside", "status": "assigned",
+                                                    "page_size": 100})
+    assert r.status_code == 200
+    items = r.json()["items"]
+    dues = [i["next_due"] for i in items]
+    assert dues == sorted(dues)
+    mine = [i for i in items if i["complaint_id"] in ids]
+    assert mine[0]["severity"] == "emergency"  # 15-minute clock comes first
+    assert all(i["complainant"]["phone"] == "138****1234" for i in mine)
+    assert "13812341234" not in r.text
+
+
+async def test_other_estates_and_groups_are_invisible(web, ops):
+    cid = (await submit(web))["complaint_id"]
+    await case_where(ops, cid, lambda c: c["status"] == "assigned")
+
+    other_estate = {"X-Estate-Ids": "e-sunrise"}
+    assert (await ops.get(f"/api/v1/complaints/{cid}", headers=other_estate)).status_code == 404
+    listed = (await ops.get("/api/v1/complaints", headers=other_estate, params={"page_size": 100})).json()
+    assert cid not in [i["complaint_id"] for i in listed["items"]]
+    r = await ops.post(f"/api/v1/complaints/{cid}/resolve", json={"note": "x", "by": "y"},
+                       headers={"X-Group-Id": "g-other"})
+    assert r.status_code == 404
+    estates = (await ops.get("/api/v1/estates", headers=other_estate)).json()
+    assert [e["id"] for e in estates] == ["e-sunrise"]
+
+
+async def test_commands_in_the_wrong_state_are_refused_with_409(web, ops):
+    cid = (await submit(web))["complaint_id"]
+    await case_where(ops, cid, lambda c: c["status"] == "assigned")
+    r = await ops.post(f"/api/v1/complaints/{cid}/callbacks", json={"reached": True, "satisfaction": "satisfied"})
+    assert r.status_code == 409
+    assert "resolved" in r.json()["detail"]
+
+
+async def test_bad_input_gets_a_clear_4xx_and_is_kept(web, infra, prefix):
+    from pymongo import AsyncMongoClient
+
+    r = await web.post("/api/v1/complaints", json={"estate_id": "e-lakeside", "text": "", "marker": "m-1"})
+    assert r.status_code == 422
+    assert "complainant" in r.json()["message"] and "text" in r.json()["message"]
+    r = await web.post("/api/v1/complaints", content=b"\xff\xfe m-2", headers={"content-type": "application/json"})
+    assert r.status_code in (400, 422)
+    r = await web.post("/api/v1/complaints", json=complaint(estate_id="e-nowhere", demand="m-3"))
+    assert r.status_code == 422 and "e-nowhere" in r.json()["detail"]
+
+    client = AsyncMongoClient(infra.mongo_url)
+    kept = await client[f"{prefix}_web_intake"]["rejected"].find({}).to_list(None)
+    await client.close()
+    raws = " ".join(k["raw"] for k in kept)
+    assert all(m in raws for m in ("m-1", "m-2", "m-3"))
+
+
+async def test_same_idempotency_key_makes_one_complaint(web):
+    headers = {"Idempotency-Key": "app-req-42"}
+    first = await web.post("/api/v1/complaints", json=complaint(), headers=headers)
+    again = await web.post("/api/v1/complaints", json=complaint(), headers=headers)
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json()["complaint_id"] == first.json()["complaint_id"]
+    assert again.json()["duplicate"] is True
+
+
+async def test_every_service_answers_healthz(center):
+    import httpx
+
+    async with httpx.AsyncClient() as c:
+        for name in ("web_intake", "operator_api", "triage", "assignment", "followup", "archive"):
+            r = await c.get(center.url(name) + "/healthz")
+            assert r.status_code == 200 and r.json()["service"] == name
+
+
+async def test_operator_api_serves_the_asyncapi_document(ops, center):
+    doc = (await ops.get("/asyncapi.json")).json()
+    assert doc["asyncapi"].startswith("3.")
+    assert any(k.startswith(center.topic("complaint.received")) for k in doc["channels"])
+    assert "ComplaintReceived" in doc["components"]["schemas"]
