@@ -1,0 +1,107 @@
+"""The consumer wrapper: poison to the DLQ and move on, retry transient failures in place, never skip."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from pymongo.errors import AutoReconnect
+
+from shared.contracts import ComplaintClosed, Envelope, encode
+from shared.messaging import process_message
+from shared.settings import ServiceSettings
+
+SETTINGS = ServiceSettings(retry_initial_seconds=0.001, retry_max_seconds=0.002, retry_budget_seconds=5)
+
+
+@dataclass
+class Record:
+    value: bytes
+    topic: str = "cc.complaint.followup"
+    partition: int = 0
+    offset: int = 7
+    key: bytes = b"k"
+    headers: list = field(default_factory=list)
+
+
+@dataclass
+class FakeMessage:
+    body: bytes
+    acked: int = 0
+    nacked: int = 0
+
+    @property
+    def raw_message(self) -> Record:
+        return Record(self.body)
+
+    async def ack(self) -> None:
+        self.acked += 1
+
+    async def nack(self) -> None:
+        self.nacked += 1
+
+
+@dataclass
+class FakeBroker:
+    fail: bool = False
+    sent: list = field(default_factory=list)
+
+    async def publish(self, body, topic, key=None, headers=None):
+        if self.fail:
+            raise ConnectionError("broker down")
+        self.sent.append((topic, body, headers))
+
+
+def valid() -> bytes:
+    cid = str(uuid.uuid4())
+    return encode(Envelope[ComplaintClosed](type="ComplaintClosed", correlation_id=uuid.UUID(cid), group_id="g",
+                                            estate_id="e", complaint_id=cid,
+                                            payload=ComplaintClosed(outcome="satisfied")))
+
+
+async def test_a_message_that_is_not_json_goes_to_the_dlq_with_the_reason_and_is_committed():
+    broker, msg, calls = FakeBroker(), FakeMessage(b"garbage"), []
+    await process_message(broker, SETTINGS, "svc", msg, lambda e: calls.append(e))
+    topic, body, headers = broker.sent[0]
+    assert topic == "cc.complaint.followup.dlq" and body == b"garbage"
+    assert headers["x-dlq-reason"].startswith("not JSON") and headers["x-dlq-offset"] == "7"
+    assert msg.acked == 1 and calls == []
+
+
+async def test_a_transient_failure_is_retried_in_place_until_it_succeeds():
+    attempts = []
+
+    async def flaky(event):
+        attempts.append(event)
+        if len(attempts) < 3:
+            raise AutoReconnect("mongo down")
+
+    broker, msg = FakeBroker(), FakeMessage(valid())
+    await process_message(broker, SETTINGS, "svc", msg, flaky)
+    assert len(attempts) == 3 and msg.acked == 1 and broker.sent == []
+
+
+async def test_a_handler_bug_parks_the_message_in_the_dlq_and_the_stream_moves_on():
+    async def buggy(event):
+        raise KeyError("assignee")
+
+    broker, msg = FakeBroker(), FakeMessage(valid())
+    await process_message(broker, SETTINGS, "svc", msg, buggy)
+    assert "handler failed: KeyError" in broker.sent[0][2]["x-dlq-reason"] and msg.acked == 1
+
+
+async def test_when_even_the_dlq_cannot_be_written_the_message_is_sought_back_not_skipped():
+    broker, msg = FakeBroker(fail=True), FakeMessage(b"garbage")
+    await process_message(broker, SETTINGS, "svc", msg, lambda e: None)
+    assert msg.nacked == 1 and msg.acked == 0
+
+
+async def test_after_the_retry_budget_the_message_is_sought_back_for_redelivery():
+    settings = ServiceSettings(retry_initial_seconds=0.001, retry_max_seconds=0.001, retry_budget_seconds=0.01)
+
+    async def down(event):
+        raise AutoReconnect("still down")
+
+    msg = FakeMessage(valid())
+    await process_message(FakeBroker(), settings, "svc", msg, down)
+    assert msg.nacked == 1 and msg.acked == 0
