@@ -100,7 +100,7 @@ def kafka_libs() -> Path:
     pom.write_text(template.replace("@KAFKA_VERSION@", KAFKA_VERSION).replace("@LOG4J_VERSION@", LOG4J_VERSION))
     log(f"fetching Apache Kafka {KAFKA_VERSION} from Maven Central (once)")
     subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+        ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(pom), "dependency:copy-dependencies",
          f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
         check=True,
     )
