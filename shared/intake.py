@@ -11,6 +11,7 @@ import base64
 import binascii
 import re
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts import Attachment, Complainant, ComplaintReceived, Envelope
+from shared.originals import Original, OriginalsStore
 from shared.outbox import OutboxRelay, outbox_entries
 from shared.settings import ServiceSettings
 from shared.terms import Channel
@@ -83,11 +85,26 @@ class Accepted(BaseModel):
     duplicate: bool = Field(False, description="True when this idempotency key was already accepted.")
 
 
-SOURCE_LETTER = {"web_intake": "W", "operator_api": "O"}
+SOURCE_LETTER = {"web_intake": "W", "operator_api": "O", "phone_intake": "P", "letter_intake": "L",
+                 "fax_intake": "F"}
+
+
+@dataclass
+class Submission:
+    """Everything a channel knows about one complaint, before it becomes ComplaintReceived."""
+
+    body: ComplaintIn
+    channel: Channel
+    receiver: str
+    source_ref: str = ""
+    reported_by: str = ""
+    needs_review: bool = False
+    review_reason: str = ""
+    originals: list[Original] = field(default_factory=list)
 
 
 class IntakeStore:
-    """The intake service's own collections: submissions (raw + outbox), counters, blobs, rejects."""
+    """The intake service's own collections: submissions (raw + outbox), counters, originals, rejects."""
 
     def __init__(self, db: AsyncDatabase, relay: OutboxRelay, settings: ServiceSettings, source: str) -> None:
         self.db = db
@@ -95,12 +112,12 @@ class IntakeStore:
         self.relay = relay
         self.settings = settings
         self.source = source
+        self.originals = OriginalsStore(db, source)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def ensure_indexes(self) -> None:
         await self.submissions.create_index([("idem", 1)], unique=True)
         await self.submissions.create_index([("tracking_no", 1)], unique=True)
-        await self.db["blobs"].create_index([("complaint_id", 1)])
 
     async def next_tracking_no(self, now: datetime) -> str:
         day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
@@ -110,29 +127,35 @@ class IntakeStore:
         )
         return f"TS{day}{SOURCE_LETTER.get(self.source, 'X')}{ctr['seq']:06d}"
 
-    async def accept(self, *, body: ComplaintIn, raw: bytes, group_id: str, channel: Channel, receiver: str,
-                     idempotency_key: str | None, source_ref: str = "") -> Accepted:
-        idem = f"{group_id}:{idempotency_key}" if idempotency_key else None
-        if idem:
-            existing = await self.submissions.find_one({"idem": idem}, {"tracking_no": 1})
-            if existing:
-                return Accepted(complaint_id=existing["_id"], tracking_no=existing["tracking_no"], duplicate=True)
+    async def find_duplicate(self, group_id: str, idempotency_key: str | None) -> Accepted | None:
+        if not idempotency_key:
+            return None
+        existing = await self.submissions.find_one({"idem": f"{group_id}:{idempotency_key}"}, {"tracking_no": 1})
+        if existing:
+            return Accepted(complaint_id=existing["_id"], tracking_no=existing["tracking_no"], duplicate=True)
+        return None
+
+    async def accept(self, sub: Submission, *, raw: bytes, group_id: str, idempotency_key: str | None) -> Accepted:
+        """Keep the input and its originals, then publish; the same idempotency key twice makes one complaint."""
+        if dup := await self.find_duplicate(group_id, idempotency_key):
+            return dup
         now = datetime.now(UTC)
         complaint_id = str(uuid.uuid4())
-        attachments = await self._store_attachments(complaint_id, body.attachments)
+        uploads = [Original(base64.b64decode(a.content_base64), a.name, a.content_type, "attachment")
+                   for a in sub.body.attachments]
+        attachments = [await self.originals.put(o, complaint_id) for o in [*sub.originals, *uploads]]
+        idem = f"{group_id}:{idempotency_key}" if idempotency_key else None
         for _ in range(5):
             tracking_no = await self.next_tracking_no(now)
-            doc = self._submission(body=body, raw=raw, group_id=group_id, channel=channel, receiver=receiver,
-                                   idem=idem, source_ref=source_ref or idempotency_key or "", now=now,
-                                   complaint_id=complaint_id, tracking_no=tracking_no, attachments=attachments)
+            doc = self._submission(sub, raw=raw, group_id=group_id, idem=idem, now=now, complaint_id=complaint_id,
+                                   tracking_no=tracking_no, attachments=attachments,
+                                   source_ref=sub.source_ref or idempotency_key or "")
             try:
                 await self.submissions.insert_one(doc)
                 break
             except DuplicateKeyError:
-                existing = await self.submissions.find_one({"idem": idem}) if idem else None
-                if existing:  # the same key raced in twice: the first one wins
-                    return Accepted(complaint_id=existing["_id"], tracking_no=existing["tracking_no"],
-                                    duplicate=True)
+                if dup := await self.find_duplicate(group_id, idempotency_key):
+                    return dup  # the same key raced in twice: the first one wins
                 # another instance took this tracking number: take the next one
         else:
             raise RuntimeError("could not allocate a tracking number")
@@ -141,38 +164,27 @@ class IntakeStore:
         task.add_done_callback(self._tasks.discard)
         return Accepted(complaint_id=complaint_id, tracking_no=tracking_no)
 
-    def _submission(self, *, body: ComplaintIn, raw: bytes, group_id: str, channel: Channel, receiver: str,
-                    idem: str | None, source_ref: str, now: datetime, complaint_id: str, tracking_no: str,
-                    attachments: list[Attachment]) -> dict[str, Any]:
+    def _submission(self, sub: Submission, *, raw: bytes, group_id: str, idem: str | None, now: datetime,
+                    complaint_id: str, tracking_no: str, attachments: list[Attachment],
+                    source_ref: str) -> dict[str, Any]:
         """The raw submission and the ComplaintReceived it must publish, as one document."""
+        body = sub.body
         event = Envelope[ComplaintReceived](
             type="ComplaintReceived", event_id=uuid.UUID(complaint_id), correlation_id=uuid.UUID(complaint_id),
             group_id=group_id, estate_id=body.estate_id, complaint_id=complaint_id,
             payload=ComplaintReceived(
-                tracking_no=tracking_no, channel=channel, received_at=now, text=body.text, demand=body.demand,
+                tracking_no=tracking_no, channel=sub.channel, received_at=now, text=body.text, demand=body.demand,
                 complainant=Complainant(**body.complainant.model_dump()), attachments=attachments,
-                receiver=receiver, source_ref=source_ref,
+                receiver=sub.receiver, source_ref=source_ref[:255], reported_by=sub.reported_by,
+                needs_review=sub.needs_review, review_reason=sub.review_reason[:500],
             ),
         )
         return {
             "_id": complaint_id, "idem": idem or f"id:{complaint_id}", "tracking_no": tracking_no,
-            "group_id": group_id, "estate_id": body.estate_id, "channel": channel.value, "received_at": now,
-            "receiver": receiver, "raw": raw.decode("utf-8", errors="replace"),
+            "group_id": group_id, "estate_id": body.estate_id, "channel": sub.channel.value, "received_at": now,
+            "receiver": sub.receiver, "raw": raw.decode("utf-8", errors="replace"),
             "outbox": {k.split(".", 1)[1]: v for k, v in outbox_entries(self.settings, [event]).items()},
         }
-
-    async def _store_attachments(self, complaint_id: str, items: list[AttachmentIn]) -> list[Attachment]:
-        out = []
-        for item in items:
-            data = base64.b64decode(item.content_base64)
-            blob_id = str(uuid.uuid4())
-            await self.db["blobs"].insert_one({
-                "_id": blob_id, "complaint_id": complaint_id, "name": item.name,
-                "content_type": item.content_type, "size": len(data), "data": data,
-            })
-            out.append(Attachment(name=item.name, content_type=item.content_type, size=len(data),
-                                  ref=f"blob:{blob_id}"))
-        return out
 
     async def keep_rejected(self, raw: bytes, reason: str, channel: str) -> None:
         """Input we could not accept is still kept, with the reason, for an operator to look at."""

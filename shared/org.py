@@ -21,6 +21,9 @@ class Estate(_M):
     name_en: str = ""
     city: str = ""
     manager_id: str = ""
+    aliases: list[str] = Field(default_factory=list)
+    phone_lines: list[str] = Field(default_factory=list)
+    fax_numbers: list[str] = Field(default_factory=list)
 
 
 class Region(_M):
@@ -43,6 +46,9 @@ class Group(_M):
     name_en: str = ""
     regions: list[Region]
     routing: Routing
+    hotlines: list[str] = Field(default_factory=list)
+    fax_numbers: list[str] = Field(default_factory=list)
+    default_estate: str = ""
 
 
 class DepartmentKind(_M):
@@ -87,6 +93,35 @@ class OrgDirectory(_M):
 
     def person(self, staff_id: str) -> Staff | None:
         return next((s for s in self.staff if s.id == staff_id), None)
+
+
+def digits(number: str) -> str:
+    return "".join(ch for ch in number or "" if ch.isdigit())
+
+
+def line_owner(org: OrgDirectory, number: str, kind: str) -> tuple[str, str | None] | None:
+    """Which (group, estate) a called phone line or fax number belongs to; estate None for a group line."""
+    wanted = digits(number)
+    if not wanted:
+        return None
+    for group, estate in org.estates.values():
+        if wanted in {digits(n) for n in getattr(estate, kind)}:
+            return group.id, estate.id
+    group_kind = "hotlines" if kind == "phone_lines" else "fax_numbers"
+    for group in org.groups:
+        if wanted in {digits(n) for n in getattr(group, group_kind)}:
+            return group.id, None
+    return None
+
+
+def estate_named_in(org: OrgDirectory, group_id: str, text: str) -> str | None:
+    """An estate of the group whose name or alias the text mentions (the longest match wins)."""
+    best: tuple[int, str] | None = None
+    for e in org.estates_of(group_id):
+        for name in [e.name, *e.aliases]:
+            if name and name in text and (best is None or len(name) > best[0]):
+                best = (len(name), e.id)
+    return best[1] if best else None
 
 
 def load_org(path: str | Path) -> OrgDirectory:

@@ -32,6 +32,7 @@ FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 # name -> port of its HTTP endpoint (every service answers /healthz there)
 SERVICES: dict[str, int] = {
     "web_intake": 8001,
+    "phone_intake": 8002,
     "operator_api": 8000,
     "triage": 8011,
     "assignment": 8012,

@@ -22,6 +22,12 @@ TITLE = {"ComplaintReceived": "受理 Received", "ComplaintTriaged": "判定 Tri
          "ComplaintReopened": "重开 Reopened", "ComplaintClosed": "归档 Closed"}
 
 
+def phone_key(phone: str) -> str:
+    """The number without punctuation or country code, so 138-1234-1234 and +86 13812341234 match."""
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    return digits[-11:] if len(digits) >= 11 else digits
+
+
 def order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(events, key=lambda e: (e["at"], RANK.get(e["type"], 99)))
 
@@ -56,7 +62,9 @@ def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
         if kind == "ComplaintReceived":
             r.update(tracking_no=p["tracking_no"], channel=p["channel"], received_at=p["received_at"],
                      text=p["text"], demand=p["demand"], complainant=p["complainant"],
-                     attachments=p["attachments"], receiver=p["receiver"])
+                     attachments=p["attachments"], receiver=p["receiver"], source_ref=p.get("source_ref", ""),
+                     reported_by=p.get("reported_by", ""), needs_review=p.get("needs_review", False),
+                     review_reason=p.get("review_reason", ""))
             r["status"] = r["status"] or "received"
         elif kind == "ComplaintTriaged":
             r.update(category=p["category"], subcategory=p["subcategory"], severity=p["severity"],
@@ -64,6 +72,7 @@ def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
                      responsible_party=p["responsible_party"], triage={"confidence": p["confidence"],
                                                                       "reasons": p["reasons"],
                                                                       "needs_review": p["needs_review"]})
+            r["needs_review"] = r.get("needs_review", False) or p["needs_review"]
             if r["status"] in (None, "received"):
                 r["status"] = "triaged"
         elif kind == "ComplaintAssigned":
@@ -80,6 +89,7 @@ def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
         elif kind == "ComplaintClosed":
             r.update(status="closed", outcome=p["outcome"], closed_at=e["at"])
     r["complainant_masked"] = mask_complainant(r.get("complainant") or {})
+    r["phone_key"] = phone_key((r.get("complainant") or {}).get("phone", ""))
     r["next_due"] = r["sla"]["resolve_due"] if r["status"] in ("assigned", "reopened") and r.get("sla") else None
     r["due_sort"] = r["next_due"] or FAR_FUTURE
     return r

@@ -4,17 +4,17 @@
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive import queries
 from services.operator_api.config import OperatorApiSettings
 from services.operator_api.domain import CaseStateConflict, check_can_record_callback, check_can_resolve
-from services.operator_api.handlers import send_command, wait_for_case
+from services.operator_api.handlers import fetch_original, send_command, wait_for_case
 from shared.asyncapi import build_spec
 from shared.contracts import RecordCallback, ResolveComplaint
-from shared.intake import Accepted, ComplaintIn, IntakeStore
+from shared.intake import Accepted, ComplaintIn, IntakeStore, Submission
 from shared.org import OrgDirectory
 from shared.outbox import OutboxRelay
 from shared.scope import Scope
@@ -27,6 +27,14 @@ class OperatorComplaintIn(ComplaintIn):
     channel: Literal["phone", "visit", "proxy", "staff_relay", "letter", "mailbox", "fax", "email"] = Field(
         description="投诉途径 / channel")
     receiver: str = Field(min_length=1, max_length=100, description="受理人 / operator who received it")
+    reported_by: str = Field("", max_length=200,
+                             description="委托人 (proxy) or 转述员工 (staff relay): who passed the complaint on")
+
+    @model_validator(mode="after")
+    def _who_passed_it_on(self) -> "OperatorComplaintIn":
+        if self.channel in ("proxy", "staff_relay") and not self.reported_by:
+            raise ValueError(f"channel {self.channel} needs reported_by: who passed the complaint on")
+        return self
 
 
 class ResolveIn(BaseModel):
@@ -76,11 +84,13 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
     @router.get("/complaints", tags=["cases 投诉"], summary="投诉队列 Queue, nearest deadline first")
     async def list_complaints(
         scope: ScopeDep, estate_id: str | None = Query(None, max_length=64),
-        status: Status | None = None, page: int = Query(1, ge=1, le=10_000),
-        page_size: int = Query(20, ge=1, le=100),
+        status: Status | None = None, needs_review: bool | None = None, channel: Channel | None = None,
+        page: int = Query(1, ge=1, le=10_000), page_size: int = Query(20, ge=1, le=100),
     ) -> dict[str, Any]:
         return await queries.list_cases(archive_db, scope, estate_id=estate_id,
-                                        status=status.value if status else None, page=page, page_size=page_size)
+                                        status=status.value if status else None, needs_review=needs_review,
+                                        channel=channel.value if channel else None, page=page,
+                                        page_size=page_size)
 
     @router.get("/complaints/{complaint_id}", tags=["cases 投诉"], summary="投诉详情 Complete record")
     async def get_complaint(scope: ScopeDep, complaint_id: str) -> dict[str, Any]:
@@ -92,9 +102,9 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
                              idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
         if not scope.allows(scope.group_id, body.estate_id):
             raise HTTPException(status_code=404, detail=f"estate {body.estate_id!r} not found")
-        accepted = await intake.accept(body=ComplaintIn(**body.model_dump(exclude={"channel", "receiver"})),
-                                       raw=await request.body(), group_id=scope.group_id,
-                                       channel=Channel(body.channel), receiver=body.receiver,
+        sub = Submission(body=ComplaintIn(**body.model_dump(exclude={"channel", "receiver", "reported_by"})),
+                         channel=Channel(body.channel), receiver=body.receiver, reported_by=body.reported_by)
+        accepted = await intake.accept(sub, raw=await request.body(), group_id=scope.group_id,
                                        idempotency_key=idempotency_key)
         return JSONResponse(accepted.model_dump(), status_code=200) if accepted.duplicate else accepted
 
@@ -110,6 +120,15 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
             return JSONResponse({"command_id": str(sent.event_id), "status": "accepted"}, status_code=202)
         return JSONResponse({"command_id": str(sent.event_id), "status": after["status"],
                              "complaint": jsonable(after)}, status_code=200)
+
+    @router.get("/complaints/{complaint_id}/originals/{index}", tags=["cases 投诉"],
+                summary="原件 An original (scan, fax, email, transcript, recording, attachment)")
+    async def get_original(scope: ScopeDep, complaint_id: str, index: int) -> Response:
+        case = await case_in_scope(scope, complaint_id)
+        items = case.get("attachments") or []
+        if not 0 <= index < len(items):
+            raise HTTPException(status_code=404, detail="original not found")
+        return await fetch_original(items[index], settings, intake)
 
     @router.post("/complaints/{complaint_id}/resolve", tags=["cases 投诉"], summary="处理完毕 Resolve",
                  responses={202: {"description": "Accepted; not yet visible"}, 409: {"description": "Wrong state"}})

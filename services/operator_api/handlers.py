@@ -8,10 +8,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+from fastapi import HTTPException
+from fastapi.responses import Response
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive import queries
+from services.operator_api.config import OperatorApiSettings
 from shared.contracts import Envelope, Payload
+from shared.intake import IntakeStore
+from shared.originals import content_disposition
 from shared.outbox import OutboxRelay, outbox_entries
 from shared.scope import Scope
 from shared.settings import ServiceSettings
@@ -46,3 +52,27 @@ async def wait_for_case(archive_db: AsyncDatabase, scope: Scope, complaint_id: s
         if loop.time() >= deadline:
             return None
         await asyncio.sleep(0.1)
+
+
+async def fetch_original(item: dict[str, Any], settings: OperatorApiSettings, intake: IntakeStore) -> Response:
+    """Originals stay with the intake service that received them; fetch through its internal endpoint."""
+    service, _, file_id = (item.get("ref") or "").partition(":")
+    if service == intake.source:
+        found = await intake.originals.get(file_id)
+        if found is None:
+            raise HTTPException(status_code=404, detail="original not found")
+        meta, data = found
+        return Response(data, media_type=meta.get("content_type"),
+                        headers={"Content-Disposition": content_disposition(meta["filename"])})
+    base = settings.intake_urls.get(service)
+    if base is None:
+        raise HTTPException(status_code=404, detail=f"original kept by unknown service {service!r}")
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            r = await client.get(f"{base}/internal/originals/{file_id}")
+    except httpx.HTTPError as exc:
+        raise HTTPException(status_code=503, detail=f"{service} is not answering: {exc}") from exc
+    if r.status_code != 200:
+        raise HTTPException(status_code=404 if r.status_code == 404 else 502, detail="original not available")
+    return Response(r.content, media_type=r.headers.get("content-type"),
+                    headers={"Content-Disposition": r.headers.get("content-disposition", "inline")})

@@ -15,6 +15,9 @@ async def triage_complaint(event: Envelope[ComplaintReceived], *, store: Aggrega
         if doc is not None:  # already judged; an operator's correction is a later command
             return Decision()
         c = classify(event.payload.text, event.payload.demand, review_below)
+        if event.payload.needs_review:  # the channel could not read it all: a person confirms
+            c.needs_review = True
+            c.reasons.append(f"channel asks for review: {event.payload.review_reason}")
         triaged = ComplaintTriaged(
             category=c.category, subcategory=c.subcategory, severity=c.severity, valid=c.valid,
             responsibility=c.responsibility, responsible_party=c.responsible_party, confidence=c.confidence,

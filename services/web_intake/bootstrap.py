@@ -9,6 +9,7 @@ from services.web_intake.entrypoints import build_router
 from shared.http import install_intake_guards
 from shared.intake import IntakeStore
 from shared.org import load_org
+from shared.originals import originals_router
 from shared.runtime import create_app, create_runtime
 
 NAME = "web_intake"
@@ -24,4 +25,5 @@ def build_app(settings: WebIntakeSettings | None = None) -> FastAPI:
                      description="Complaints from the web form and the owners' app.")
     install_intake_guards(app, store, settings.max_body_bytes, channel="online")
     app.include_router(build_router(store, org))
+    app.include_router(originals_router(store.originals))
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.web_intake.domain import group_of_estate
-from shared.intake import Accepted, ComplaintIn, IntakeStore
+from shared.intake import Accepted, ComplaintIn, IntakeStore, Submission
 from shared.org import OrgDirectory
 from shared.terms import Channel
 
@@ -12,5 +12,5 @@ async def submit_complaint(*, store: IntakeStore, org: OrgDirectory, body: Compl
                            idempotency_key: str | None) -> Accepted:
     """Accept one complaint from the web form or the owners' app."""
     group_id = group_of_estate(org, body.estate_id)
-    return await store.accept(body=body, raw=raw, group_id=group_id, channel=Channel.online, receiver="web",
-                              idempotency_key=idempotency_key)
+    sub = Submission(body=body, channel=Channel.online, receiver="web")
+    return await store.accept(sub, raw=raw, group_id=group_id, idempotency_key=idempotency_key)

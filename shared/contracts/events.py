@@ -24,7 +24,9 @@ class Attachment(Payload):
     name: str = Field(max_length=255)
     content_type: str = Field("application/octet-stream", max_length=255)
     size: int = Field(0, ge=0)
-    ref: str = Field("", max_length=255, description="Where the original is stored.")
+    ref: str = Field("", max_length=255, description="Where the original is stored: '<service>:<file id>'.")
+    kind: str = Field("attachment", max_length=32,
+                      description="original | attachment | transcript | recording | email | scan")
 
 
 class ComplaintReceived(Payload):
@@ -39,6 +41,10 @@ class ComplaintReceived(Payload):
     attachments: list[Attachment] = Field(default_factory=list)
     receiver: str = Field("", max_length=100, description="Who received it: an operator id or the channel.")
     source_ref: str = Field("", max_length=255, description="The channel's own id of the input (idempotency key).")
+    reported_by: str = Field("", max_length=200,
+                             description="Who passed it on: the proxy (委托人) or the staff member (员工转述).")
+    needs_review: bool = Field(False, description="The channel could not fully understand the input.")
+    review_reason: str = Field("", max_length=500, description="Why an operator should look at it.")
 
 
 class ComplaintTriaged(Payload):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import pytest
 from deploy.native import stack as native
 from tests.helpers import eventually
 
-PORTS = {"operator_api": 18000, "web_intake": 18001, "triage": 18011, "assignment": 18012, "followup": 18013,
+PORTS = {"operator_api": 18000, "web_intake": 18001, "phone_intake": 18002, "triage": 18011, "assignment": 18012, "followup": 18013,
          "archive": 18014}
 
 
@@ -41,7 +42,9 @@ class Center:
 
 @pytest.fixture(scope="session")
 def center(settings_env: dict[str, str], prefix: str, infra, cleanup) -> Iterator[Center]:
-    st = native.Stack(run_dir=native.ROOT / ".run" / f"test-{prefix}", env=settings_env)
+    intake_urls = {n: f"http://127.0.0.1:{p}" for n, p in PORTS.items() if n.endswith("_intake")}
+    env = {**settings_env, "CC_INTAKE_URLS": json.dumps(intake_urls)}
+    st = native.Stack(run_dir=native.ROOT / ".run" / f"test-{prefix}", env=env)
     for name, port in PORTS.items():
         native.start_service(st, name, port=port, wait=False)
     try:
@@ -56,6 +59,12 @@ def center(settings_env: dict[str, str], prefix: str, infra, cleanup) -> Iterato
 @pytest.fixture
 async def web(center: Center) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=center.url("web_intake"), timeout=15) as c:
+        yield c
+
+
+@pytest.fixture
+async def phone(center: Center) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=center.url("phone_intake"), timeout=15) as c:
         yield c
 
 

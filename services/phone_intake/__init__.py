@@ -1,0 +1,1 @@
+"""Phone intake (电话投诉): finished calls from the call-center's CTI system, with their transcripts."""
