@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 
-.PHONY: help venv up down ps logs test test-unit test-infra docs lint compose-config clean
+.PHONY: help venv up down ps logs test test-unit docs lint compose-config clean bench bench-intake bench-ocr
 
 help:
 	@echo "make up       bring up Kafka, the MongoDB-wire server and every service (prints addresses)"
@@ -13,6 +13,7 @@ help:
 	@echo "make down     stop everything make up started"
 	@echo "make ps|logs  status of the services | recent logs (make logs S=triage F=1 to follow one)"
 	@echo "make docs     write docs/asyncapi.json from the contracts"
+	@echo "make bench    benchmarks, each beside a baseline from the same run (bench-intake, bench-ocr)"
 
 $(PY): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,14 @@ test: $(PY)
 
 test-unit: $(PY)
 	$(PY) -m pytest -q tests/unit
+
+bench: bench-ocr bench-intake
+
+bench-ocr: $(PY)
+	$(PY) -m benchmarks.ocr_eval
+
+bench-intake: $(PY)
+	$(PY) -m benchmarks.intake_bench
 
 docs: $(PY)
 	$(PY) -m shared.asyncapi docs/asyncapi.json

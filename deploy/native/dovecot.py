@@ -18,7 +18,7 @@ from pathlib import Path
 
 DOVECOT = "/usr/sbin/dovecot"
 DEFAULT_PORT = 1143
-# the development mailbox `make up` creates when no --user is given (listens on 127.0.0.1 only)
+# the development mailbox created when no users are given (the server listens on 127.0.0.1 only)
 DEFAULT_USERS = {"fax@example.test": "secret"}
 # system users the Debian package creates: services run as the first, login processes as the second
 INTERNAL_USER = "dovecot"
@@ -79,8 +79,8 @@ def _passwd_line(user: str, password: str) -> str:
 def write_config(run_dir: Path, port: int, users: dict[str, str]) -> Path:
     """Write run_dir/dovecot.conf (and its passwd-file and directories); return the config's path.
 
-    Everything Dovecot writes lives under run_dir: sockets and master.pid in run/, state in state/,
-    its log in dovecot.log, the users' maildirs in mail/<user>/.
+    Everything Dovecot writes lives under run_dir: sockets and master.pid in run/ (see _base_dir for long
+    paths), state in state/, its log in dovecot.log, the users' maildirs in mail/<user>/.
 
     Run as root, Dovecot refuses to access mail as uid/gid 0, so mail belongs to the `dovecot` system user.
     Test folders are often under a 0700 root-owned parent (pytest's /tmp/pytest-of-root), which that user
@@ -89,11 +89,11 @@ def write_config(run_dir: Path, port: int, users: dict[str, str]) -> Path:
     process runs as that user and nothing is chrooted.
     """
     run_dir = run_dir.resolve()
+    if any(c.isspace() for c in str(run_dir)):
+        raise ValueError(f"dovecot's passwd-file args cannot hold a path with white space: {run_dir}")
     run_dir.mkdir(parents=True, exist_ok=True)
     mail = run_dir / "mail"
     state = run_dir / "state"
-    if any(c.isspace() for c in str(run_dir)):
-        raise ValueError(f"dovecot's passwd-file args cannot hold a path with white space: {run_dir}")
     for d in (mail, state):
         d.mkdir(exist_ok=True)
     base = _base_dir(run_dir)
@@ -133,7 +133,8 @@ mail_location = maildir:~
         uid, gid = me.pw_uid, me.pw_gid
         mail_user, mail_group = me.pw_name, grp.getgrgid(gid).gr_name
         internal_user = login_user = me.pw_name
-        mail_settings = f"""mail_home = {_conf_quote(mail)}/%u
+        mail_settings = f"""default_internal_group = {mail_group}
+mail_home = {_conf_quote(f"{mail}/%u")}
 mail_location = maildir:~
 """
         services = """service anvil {

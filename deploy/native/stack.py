@@ -33,6 +33,8 @@ FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 SERVICES: dict[str, int] = {
     "web_intake": 8001,
     "phone_intake": 8002,
+    "letter_intake": 8003,
+    "fax_intake": 8004,
     "operator_api": 8000,
     "triage": 8011,
     "assignment": 8012,
@@ -290,6 +292,8 @@ def up(stack: Stack, infra_only: bool = False) -> None:
     log(f"kafka         {stack.bootstrap}")
     log(f"mongodb       {stack.mongo_url}")
     log("web form:     curl -X POST http://127.0.0.1:8001/api/v1/complaints ...   (see README)")
+    log("CTI calls:    POST http://127.0.0.1:8002/api/v1/calls   scans: POST http://127.0.0.1:8003/api/v1/scans")
+    log(f"scanner folder: {ROOT / '.run' / 'scan-inbox'}/<estate_id>/<letter|mailbox>/   fax-to-email: SMTP 127.0.0.1:2525")
     log("operator API: http://127.0.0.1:8000/docs   AsyncAPI: http://127.0.0.1:8000/asyncapi.json")
 
 

@@ -10,11 +10,15 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from deploy.native import dovecot
 from deploy.native import stack as native
 from tests.helpers import eventually
 
-PORTS = {"operator_api": 18000, "web_intake": 18001, "phone_intake": 18002, "triage": 18011, "assignment": 18012, "followup": 18013,
-         "archive": 18014}
+PORTS = {"operator_api": 18000, "web_intake": 18001, "phone_intake": 18002, "letter_intake": 18003,
+         "fax_intake": 18004, "triage": 18011, "assignment": 18012, "followup": 18013, "archive": 18014}
+SMTP_PORT = 12525
+IMAP_PORT = 11143
+IMAP_USER, IMAP_PASSWORD = "fax@example.test", "secret"
 
 
 @dataclass
@@ -43,8 +47,13 @@ class Center:
 @pytest.fixture(scope="session")
 def center(settings_env: dict[str, str], prefix: str, infra, cleanup) -> Iterator[Center]:
     intake_urls = {n: f"http://127.0.0.1:{p}" for n, p in PORTS.items() if n.endswith("_intake")}
-    env = {**settings_env, "CC_INTAKE_URLS": json.dumps(intake_urls)}
-    st = native.Stack(run_dir=native.ROOT / ".run" / f"test-{prefix}", env=env)
+    run_dir = native.ROOT / ".run" / f"test-{prefix}"
+    env = {**settings_env, "CC_INTAKE_URLS": json.dumps(intake_urls), "CC_SMTP_PORT": str(SMTP_PORT),
+           "CC_SCAN_INBOX": str(run_dir / "scan-inbox"), "CC_SCAN_POLL_SECONDS": "0.5"}
+    mailbox = dovecot.start_dovecot(run_dir / "dovecot", port=IMAP_PORT, users={IMAP_USER: IMAP_PASSWORD})
+    env.update({"CC_IMAP_HOST": "127.0.0.1", "CC_IMAP_PORT": str(IMAP_PORT), "CC_IMAP_USER": IMAP_USER,
+                "CC_IMAP_PASSWORD": IMAP_PASSWORD, "CC_IMAP_POLL_SECONDS": "1"})
+    st = native.Stack(run_dir=run_dir, env=env)
     for name, port in PORTS.items():
         native.start_service(st, name, port=port, wait=False)
     try:
@@ -54,6 +63,7 @@ def center(settings_env: dict[str, str], prefix: str, infra, cleanup) -> Iterato
     finally:
         for name in PORTS:
             native.stop(st, name)
+        dovecot.stop_dovecot(mailbox)
 
 
 @pytest.fixture

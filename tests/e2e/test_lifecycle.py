@@ -157,3 +157,16 @@ async def test_operator_api_serves_the_asyncapi_document(ops, center):
     assert doc["asyncapi"].startswith("3.")
     assert any(k.startswith(center.topic("complaint.received")) for k in doc["channels"])
     assert "ComplaintReceived" in doc["components"]["schemas"]
+
+
+async def test_proxy_and_staff_relay_intake_record_who_passed_it_on(ops):
+    proxy = complaint(text="替我母亲反映：楼下装修噪音太大", channel="proxy", receiver="op-002",
+                      reported_by="李明（业主之子）")
+    r = await ops.post("/api/v1/complaints", json=proxy)
+    assert r.status_code == 202, r.text
+    case = await case_where(ops, r.json()["complaint_id"], lambda c: c["status"] == "assigned")
+    assert case["channel"] == "proxy" and case["reported_by"] == "李明（业主之子）"
+
+    missing = complaint(text="保洁员说3栋垃圾房满了", channel="staff_relay", receiver="op-002")
+    r = await ops.post("/api/v1/complaints", json=missing)
+    assert r.status_code == 422 and "reported_by" in r.json()["message"]
