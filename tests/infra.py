@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,8 +51,12 @@ def provide_infra() -> Iterator[Infra]:
     st = native.Stack(run_dir=native.ROOT / ".run" / "test-infra")
     started = []
     if not native.port_open(st.mongo_port):
-        shutil.rmtree(st.run_dir / "ferretdb", ignore_errors=True)
+        for d in ("ferretdb", "postgres"):
+            if not native.port_open(st.pg_port):
+                shutil.rmtree(st.run_dir / d, ignore_errors=True)
+        pg_was_up = native.port_open(st.pg_port)
         native.start_ferretdb(st)
+        started += [] if pg_was_up or not native.running_pid(st, "postgres") else ["postgres"]
         started.append("ferretdb")
     if not native.port_open(st.kafka_port):
         shutil.rmtree(st.run_dir / "kafka", ignore_errors=True)
@@ -61,4 +66,4 @@ def provide_infra() -> Iterator[Infra]:
         yield Infra(st.bootstrap, st.mongo_url, "native (started)" if started else "native (reused)")
     finally:
         for name in reversed(started):
-            native.stop(st, name)
+            native.stop(st, name, sig=signal.SIGINT if name == "postgres" else signal.SIGTERM)

@@ -51,6 +51,7 @@ class Stack:
     kafka_port: int = 9092
     controller_port: int = 9093
     mongo_port: int = 27017
+    pg_port: int = 15432
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -143,13 +144,13 @@ def ferretdb_bin() -> Path:
 # --- processes -----------------------------------------------------------------------------------
 
 def _spawn(stack: Stack, name: str, argv: list[str], env: dict[str, str] | None = None,
-           cwd: Path | None = None) -> subprocess.Popen:
+           cwd: Path | None = None, **popen: object) -> subprocess.Popen:
     stack.logfile(name).parent.mkdir(parents=True, exist_ok=True)
     stack.pidfile(name).parent.mkdir(parents=True, exist_ok=True)
     with open(stack.logfile(name), "ab") as logf:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
             argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env or os.environ.copy(), cwd=cwd or ROOT, start_new_session=True,
+            env=env or os.environ.copy(), cwd=cwd or ROOT, start_new_session=True, **popen,
         )
     stack.pidfile(name).write_text(str(proc.pid))
     return proc
@@ -229,20 +230,73 @@ def start_kafka(stack: Stack) -> None:
     log(f"kafka up on {stack.bootstrap}")
 
 
+def postgres_bin_dir() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else None
+
+
+def ensure_postgres() -> Path | None:
+    """Debian's PostgreSQL, installed once when we may (root with apt); None when it cannot be had."""
+    bindir = postgres_bin_dir()
+    if bindir is None and os.geteuid() == 0 and shutil.which("apt-get") and os.environ.get("CC_NO_APT") != "1":
+        log("installing Debian's PostgreSQL for FerretDB (once)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], env=env).returncode != 0:
+            subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], env=env, check=False)
+        bindir = postgres_bin_dir()
+    return bindir
+
+
+def _as_postgres() -> dict[str, str]:
+    """initdb and postgres refuse to run as root: run them as Debian's postgres user then."""
+    return {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
+
+
+def start_postgres(stack: Stack) -> bool:
+    """PostgreSQL for FerretDB's postgresql handler, in .run/, TCP on loopback only. False if unavailable."""
+    if running_pid(stack, "postgres") or port_open(stack.pg_port):
+        return True
+    bindir = ensure_postgres()
+    if bindir is None:
+        return False
+    data = stack.run_dir / "postgres"
+    kw = _as_postgres()
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        if kw:
+            shutil.chown(data, "postgres", "postgres")
+        subprocess.run([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                        "--locale=C.UTF-8"], check=True, stdout=subprocess.DEVNULL, cwd="/", **kw)
+    proc = _spawn(stack, "postgres", [
+        str(bindir / "postgres"), "-D", str(data), "-p", str(stack.pg_port), "-c", "listen_addresses=127.0.0.1",
+        "-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "synchronous_commit=off",
+        "-c", "full_page_writes=off",
+    ], cwd=Path("/"), **kw)
+    wait_for(lambda: port_open(stack.pg_port), 60, "postgres", proc)
+    log(f"postgresql up on 127.0.0.1:{stack.pg_port}")
+    return True
+
+
 def start_ferretdb(stack: Stack) -> None:
+    """FerretDB on PostgreSQL when it can be had (indexes, pushdown: see docs/adr/0004), else on SQLite."""
     if running_pid(stack, "ferretdb") or port_open(stack.mongo_port):
         log(f"mongodb-wire server already listening on {stack.mongo_port}")
         return
     binary = ferretdb_bin()
-    data = stack.run_dir / "ferretdb"
-    data.mkdir(parents=True, exist_ok=True)
+    if start_postgres(stack):
+        backend = ["--handler=postgresql", f"--postgresql-url=postgres://postgres@127.0.0.1:{stack.pg_port}/postgres"]
+    else:
+        log("PostgreSQL not available: FerretDB falls back to its SQLite backend (slow beyond a few thousand cases)")
+        data = stack.run_dir / "ferretdb"
+        data.mkdir(parents=True, exist_ok=True)
+        backend = ["--handler=sqlite", f"--sqlite-url=file:{data}/"]
     proc = _spawn(stack, "ferretdb", [
-        str(binary), "--handler=sqlite", f"--sqlite-url=file:{data}/",
-        f"--listen-addr=127.0.0.1:{stack.mongo_port}", "--telemetry=disable",
+        str(binary), *backend, f"--listen-addr=127.0.0.1:{stack.mongo_port}", "--telemetry=disable",
         "--state-dir=-", "--debug-addr=-", "--log-level=warn",
     ])
     wait_for(lambda: port_open(stack.mongo_port), 30, "ferretdb", proc)
-    log(f"ferretdb up on 127.0.0.1:{stack.mongo_port}")
+    log(f"ferretdb up on 127.0.0.1:{stack.mongo_port} ({backend[0].split('=')[1]})")
 
 
 def service_env(stack: Stack, name: str) -> dict[str, str]:
@@ -293,19 +347,21 @@ def up(stack: Stack, infra_only: bool = False) -> None:
     log(f"mongodb       {stack.mongo_url}")
     log("web form:     curl -X POST http://127.0.0.1:8001/api/v1/complaints ...   (see README)")
     log("CTI calls:    POST http://127.0.0.1:8002/api/v1/calls   scans: POST http://127.0.0.1:8003/api/v1/scans")
-    log(f"scanner folder: {ROOT / '.run' / 'scan-inbox'}/<estate_id>/<letter|mailbox>/   fax-to-email: SMTP 127.0.0.1:2525")
+    log(f"scanner folder: {ROOT / '.run' / 'scan-inbox'}/<estate_id>/<letter|mailbox>/")
+    log("fax-to-email: SMTP 127.0.0.1:2525")
     log("operator API: http://127.0.0.1:8000/docs   AsyncAPI: http://127.0.0.1:8000/asyncapi.json")
 
 
 def down(stack: Stack) -> None:
-    for name in list(SERVICES) + ["kafka", "ferretdb"]:
+    for name in [*SERVICES, "kafka", "ferretdb", "postgres"]:
         if running_pid(stack, name):
             log(f"stopping {name}")
-        stop(stack, name)
+        # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for clients to leave
+        stop(stack, name, sig=signal.SIGINT if name == "postgres" else signal.SIGTERM)
 
 
 def ps(stack: Stack) -> None:
-    for name in ["ferretdb", "kafka", *SERVICES]:
+    for name in ["postgres", "ferretdb", "kafka", *SERVICES]:
         pid = running_pid(stack, name)
         port = SERVICES.get(name)
         state = "running" if pid else "stopped"

@@ -1,4 +1,9 @@
-"""The archive's query module: the only way other services read case records (always within a scope)."""
+"""The archive's query module: the only way other services read case records (always within a scope).
+
+Reads go to small documents: the slim `queue` view for lists and `households` for caller look-ups; the
+full record (`cases`) is only read by id. On FerretDB a query that is not an `_id` or simple equality
+match reads every document of the collection, so big records must stay off the list path (ADR 0004).
+"""
 
 from __future__ import annotations
 
@@ -10,20 +15,42 @@ from services.archive.domain import phone_key
 from shared.scope import Scope
 
 DETAIL_HIDE = {"events": 0, "processed": 0, "outbox": 0, "version": 0, "due_sort": 0}
-LIST_FIELDS = {"tracking_no": 1, "group_id": 1, "estate_id": 1, "status": 1, "category": 1, "subcategory": 1,
-               "severity": 1, "channel": 1, "received_at": 1, "next_due": 1, "assignee": 1,
-               "complainant_masked": 1, "round": 1, "needs_review": 1, "review_reason": 1}
+LIST_FIELDS = ("tracking_no", "group_id", "estate_id", "status", "category", "subcategory", "severity", "channel",
+               "received_at", "next_due", "due_sort", "assignee", "complainant_masked", "round", "needs_review",
+               "review_reason")
 
 
 def cases(db: AsyncDatabase):
     return db["cases"]
 
 
+def queue(db: AsyncDatabase):
+    return db["queue"]
+
+
+def households(db: AsyncDatabase):
+    return db["households"]
+
+
 async def ensure_indexes(db: AsyncDatabase) -> None:
-    await cases(db).create_index([("group_id", 1), ("estate_id", 1), ("status", 1), ("due_sort", 1)])
-    await cases(db).create_index([("group_id", 1), ("due_sort", 1)])
     await cases(db).create_index([("tracking_no", 1)])
-    await cases(db).create_index([("group_id", 1), ("phone_key", 1), ("received_at", -1)])
+    await queue(db).create_index([("group_id", 1), ("estate_id", 1), ("status", 1), ("due_sort", 1)])
+    await queue(db).create_index([("group_id", 1), ("due_sort", 1)])
+
+
+def queue_entry(record: dict[str, Any]) -> dict[str, Any]:
+    """The slim list view of a case record."""
+    return {k: record[k] for k in LIST_FIELDS if k in record}
+
+
+async def get_case(db: AsyncDatabase, scope: Scope, case_ref: str) -> dict[str, Any] | None:
+    """One complete record by complaint id or tracking number; None when missing or outside the scope."""
+    doc = await cases(db).find_one({"_id": case_ref, **scope.mongo_filter()}, DETAIL_HIDE)
+    if doc is None and case_ref.startswith("TS"):
+        doc = await cases(db).find_one({"tracking_no": case_ref, **scope.mongo_filter()}, DETAIL_HIDE)
+    if doc is not None:
+        doc["complaint_id"] = doc.pop("_id")
+    return doc
 
 
 async def find_household(db: AsyncDatabase, scope: Scope, phone: str) -> dict[str, Any] | None:
@@ -31,23 +58,11 @@ async def find_household(db: AsyncDatabase, scope: Scope, phone: str) -> dict[st
     key = phone_key(phone)
     if len(key) < 7:
         return None
-    flt = {**scope.mongo_filter(), "phone_key": key}
-    latest = await cases(db).find(flt, {"complainant": 1, "estate_id": 1, "received_at": 1}).sort(
-        [("received_at", -1)]).limit(1).to_list(None)
-    if not latest:
+    doc = await households(db).find_one({"_id": f"{scope.group_id}:{key}"})
+    if doc is None or not scope.allows(scope.group_id, doc["estate_id"]):
         return None
-    doc = latest[0]
     return {"estate_id": doc["estate_id"], "complainant": doc.get("complainant") or {},
-            "cases": await cases(db).count_documents(flt)}
-
-
-async def get_case(db: AsyncDatabase, scope: Scope, case_ref: str) -> dict[str, Any] | None:
-    """One complete record by complaint id or tracking number; None when missing or outside the scope."""
-    flt = {**scope.mongo_filter(), "$or": [{"_id": case_ref}, {"tracking_no": case_ref}]}
-    doc = await cases(db).find_one(flt, DETAIL_HIDE)
-    if doc is not None:
-        doc["complaint_id"] = doc.pop("_id")
-    return doc
+            "cases": len(doc.get("case_ids", []))}
 
 
 async def list_cases(db: AsyncDatabase, scope: Scope, *, estate_id: str | None = None, status: str | None = None,
@@ -65,8 +80,8 @@ async def list_cases(db: AsyncDatabase, scope: Scope, *, estate_id: str | None =
         flt["needs_review"] = needs_review
     if channel is not None:
         flt["channel"] = channel
-    total = await cases(db).count_documents(flt)
-    cursor = cases(db).find(flt, LIST_FIELDS).sort([("due_sort", 1), ("received_at", 1), ("_id", 1)])
+    total = await queue(db).count_documents(flt)
+    cursor = queue(db).find(flt, {"due_sort": 0}).sort([("due_sort", 1), ("received_at", 1), ("_id", 1)])
     items = await cursor.skip((page - 1) * page_size).limit(page_size).to_list(None)
     for it in items:
         it["complaint_id"] = it.pop("_id")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ def center(settings_env: dict[str, str], prefix: str, infra, cleanup) -> Iterato
         for name in PORTS:
             native.stop(st, name)
         dovecot.stop_dovecot(mailbox)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @pytest.fixture
