@@ -166,19 +166,33 @@ def running_pid(stack: Stack, name: str) -> int | None:
 
 
 def stop(stack: Stack, name: str, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
-    """Stop a process (and its process group) started by this stack."""
+    """Stop a process and every process of its group (children included), then forget its pid file."""
     pid = running_pid(stack, name)
     if pid is not None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.1)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-            while _alive(pid):
+        while time.monotonic() < deadline and (_alive(pid) or group_members(pid)):
+            time.sleep(0.05)
+        if _alive(pid) or group_members(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            while _alive(pid) or group_members(pid):
                 time.sleep(0.05)
     stack.pidfile(name).unlink(missing_ok=True)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, read from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
 
 
 def _alive(pid: int) -> bool:
@@ -190,7 +204,14 @@ def _alive(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == 0
     except ChildProcessError:
-        return True
+        return pid in group_members(pid) or _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def start_kafka(stack: Stack) -> None:
