@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 
-.PHONY: help venv up down ps logs test test-unit docs lint compose-config clean bench bench-intake bench-ocr
+.PHONY: help venv up down ps logs test test-unit docs lint compose-config clean bench bench-intake bench-ocr \
+	bench-triage train-triage eval-triage
 
 help:
 	@echo "make up       bring up Kafka, the MongoDB-wire server and every service (prints addresses)"
@@ -13,7 +14,9 @@ help:
 	@echo "make down     stop everything make up started"
 	@echo "make ps|logs  status of the services | recent logs (make logs S=triage F=1 to follow one)"
 	@echo "make docs     write docs/asyncapi.json from the contracts"
-	@echo "make bench    benchmarks, each beside a baseline from the same run (bench-intake, bench-ocr)"
+	@echo "make bench    benchmarks, each beside a baseline from the same run (bench-intake, bench-ocr, bench-triage)"
+	@echo "make train-triage                      retrain the triage model (labelled sets + operators' corrections)"
+	@echo "make eval-triage EVAL=f.jsonl ESTATES=e.txt [JSON=1]   triage a labelled file and report"
 
 $(PY): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +53,19 @@ test: $(PY)
 test-unit: $(PY)
 	$(PY) -m pytest -q tests/unit
 
-bench: bench-ocr bench-intake
+bench: bench-triage bench-ocr bench-intake
+
+bench-triage: $(PY)
+	$(PY) -m benchmarks.triage_bench
+
+EVAL ?= services/triage/data/holdout.jsonl
+ESTATES ?= services/triage/data/estates.txt
+eval-triage: $(PY)
+	@$(PY) -m services.triage.evaluate $(EVAL) $(ESTATES) $(if $(JSON),--json,)
+
+train-triage: $(PY)
+	-$(PY) -m services.triage.export_corrections
+	$(PY) -m services.triage.train
 
 bench-ocr: $(PY)
 	$(PY) -m benchmarks.ocr_eval

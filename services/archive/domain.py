@@ -73,6 +73,11 @@ def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
                                                                       "reasons": p["reasons"],
                                                                       "needs_review": p["needs_review"]})
             r["needs_review"] = r.get("needs_review", False) or p["needs_review"]
+            r.update(duplicate_of=p.get("duplicate_of"), link_kind=p.get("link_kind", ""),
+                     reports=p.get("reports", 1), unit_hint=p.get("unit_hint"), phone_hint=p.get("phone_hint"),
+                     estate_hint=p.get("estate_hint"), corrected_by=p.get("corrected_by", ""))
+            if not r.get("demand") and p.get("demand"):
+                r["demand"] = p["demand"]
             if r["status"] in (None, "received"):
                 r["status"] = "triaged"
         elif kind == "ComplaintAssigned":

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.triage.classifier import Triager
 from services.triage.handlers import triage_complaint
+from services.triage.history import RecentComplaints
 from shared.aggregate import AggregateStore
 from shared.contracts import ComplaintReceived, Envelope
 from shared.messaging import subscribe
 from shared.runtime import Runtime
 
 
-def register(rt: Runtime, store: AggregateStore, review_below: float) -> None:
+def register(rt: Runtime, store: AggregateStore, triager: Triager, recent: RecentComplaints) -> None:
     async def on_received(event: Envelope[Any]) -> None:
         if isinstance(event.payload, ComplaintReceived):
-            await triage_complaint(event, store=store, review_below=review_below)
+            await triage_complaint(event, store=store, triager=triager, recent=recent)
 
     subscribe(rt.broker, rt.settings, rt.name, "complaint.received", on_received)

@@ -1,30 +1,49 @@
-"""Triage handler: classify a received complaint once and publish ComplaintTriaged."""
+"""Triage handler: judge a received complaint once, link repeats and incidents, publish ComplaintTriaged."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.triage.domain import classify
+from services.triage.classifier import Judgement, Triager
+from services.triage.history import RecentComplaints
 from shared.aggregate import AggregateStore, Decision
 from shared.contracts import ComplaintReceived, ComplaintTriaged, Envelope
 
 
-async def triage_complaint(event: Envelope[ComplaintReceived], *, store: AggregateStore,
-                           review_below: float) -> None:
-    def decide(doc: dict[str, Any] | None) -> Decision:
-        if doc is not None:  # already judged; an operator's correction is a later command
-            return Decision()
-        c = classify(event.payload.text, event.payload.demand, review_below)
-        if event.payload.needs_review:  # the channel could not read it all: a person confirms
-            c.needs_review = True
-            c.reasons.append(f"channel asks for review: {event.payload.review_reason}")
-        triaged = ComplaintTriaged(
-            category=c.category, subcategory=c.subcategory, severity=c.severity, valid=c.valid,
-            responsibility=c.responsibility, responsible_party=c.responsible_party, confidence=c.confidence,
-            reasons=c.reasons, needs_review=c.needs_review,
-        )
-        changes = {"group_id": event.group_id, "estate_id": event.estate_id,
-                   "classification": triaged.model_dump(mode="json")}
-        return Decision(changes=changes, events=[event.child(triaged)])
+def triaged_event(j: Judgement, channel_review: str = "") -> ComplaintTriaged:
+    reasons = list(j.reasons)
+    if j.link is not None:
+        reasons.append(f"{j.link.kind}: {j.link.why}; first report {j.link.root}")
+    if channel_review:
+        reasons.append(f"channel asks for review: {channel_review}")
+    return ComplaintTriaged(
+        category=j.category, subcategory=j.subcategory, severity=j.severity, valid=j.valid,
+        responsibility=j.responsibility, responsible_party=j.responsible_party, confidence=j.confidence,
+        reasons=reasons, needs_review=j.needs_review or bool(channel_review), estate_hint=j.estate_hint,
+        unit_hint=j.unit_hint, phone_hint=j.phone_hint, demand=j.demand,
+        duplicate_of=j.link.root if j.link else None, link_kind=j.link.kind if j.link else "",
+        reports=j.link.reports if j.link else 1,
+    )
 
-    await store.apply(event.complaint_id, str(event.event_id), decide)
+
+async def triage_complaint(event: Envelope[ComplaintReceived], *, store: AggregateStore, triager: Triager,
+                           recent: RecentComplaints) -> None:
+    if await store.get(event.complaint_id) is not None:
+        return  # already judged; a redelivery changes nothing
+    p = event.payload
+    history = await recent.load(event.group_id, event.estate_id, p.received_at)
+    text = f"{p.text}\n{p.demand}" if p.demand else p.text
+    j = triager.judge(text, history, complaint_id=event.complaint_id, known_estate=event.estate_id)
+    if not j.unit_hint and p.complainant.unit:  # the channel may know the unit the text does not say
+        j.unit_hint = p.complainant.unit
+    triaged = triaged_event(j, p.review_reason if p.needs_review else "")
+
+    def decide(doc: dict[str, Any] | None) -> Decision:
+        if doc is not None:
+            return Decision()
+        return Decision(changes={"group_id": event.group_id, "estate_id": event.estate_id,
+                                 "classification": triaged.model_dump(mode="json")},
+                        events=[event.child(triaged)])
+
+    if await store.apply(event.complaint_id, str(event.event_id), decide) and j.seen is not None:
+        await recent.save(event.group_id, j.seen, j.link, p.received_at)

@@ -59,6 +59,14 @@ class ComplaintTriaged(Payload):
     confidence: float = Field(ge=0, le=1)
     reasons: list[str] = Field(default_factory=list, description="The words or signals that decided it.")
     needs_review: bool = False
+    estate_hint: str | None = Field(None, description="Estate named in the text (from the estate directory).")
+    unit_hint: str | None = Field(None, description="Building/unit/room as written, e.g. 3栋2单元1201.")
+    phone_hint: str | None = Field(None, description="Phone number found in the text, digits only.")
+    demand: str = Field("", max_length=2_000, description="The complainant's demand (诉求) found in the text.")
+    duplicate_of: str | None = Field(None, description="First report of the same problem or incident, if any.")
+    link_kind: str = Field("", description="repeat (same household again) | incident (several reporters) | ''")
+    reports: int = Field(1, ge=1, description="Reports of this problem so far, this one included.")
+    corrected_by: str = Field("", description="Operator who corrected the classification, when it was corrected.")
 
 
 class Assignee(Payload):

@@ -1,7 +1,4 @@
-"""First, rule-based classifier: keyword rules per DOMAIN.md (a later issue replaces it with a better one).
-
-Pure functions of the complaint text; every decision records the words that made it.
-"""
+"""The foundation's keyword classifier, kept as the baseline the triage benchmark measures against."""
 
 from __future__ import annotations
 
