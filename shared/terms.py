@@ -78,6 +78,18 @@ class ResponsibleParty(StrEnum):
     neighbour = "neighbour"
 
 
+# 投诉内容细类 → 大类: the taxonomy triage decides and operators correct
+SUBCATEGORY_OF: dict[str, str] = {
+    "security": "service", "cleaning": "service", "greening": "service", "repair": "service", "lift": "service",
+    "parking": "service", "decoration": "service", "attitude": "service",
+    "service_fee": "fees", "parking_fee": "fees", "shared_utility": "fees", "invoice": "fees",
+    "activity": "community", "activity_noise": "community",
+    "fire": "emergency", "gas": "emergency", "lift_entrapment": "emergency", "flooding": "emergency",
+    "power_cut": "emergency", "water_cut": "emergency", "security_incident": "emergency",
+    "noise": "neighbour", "leak_downstairs": "neighbour", "pets": "neighbour", "common_space": "neighbour",
+    "illegal_building": "neighbour", "other": "service",
+}
+
 ZH: dict[str, str] = {
     # channels
     "phone": "电话", "visit": "亲临", "proxy": "委托他人", "letter": "信函邮寄", "mailbox": "意见箱",

@@ -17,3 +17,8 @@ def check_can_resolve(case: dict[str, Any]) -> None:
 def check_can_record_callback(case: dict[str, Any]) -> None:
     if case.get("status") != "resolved":
         raise CaseStateConflict(f"case is {case.get('status')}: callbacks are recorded on resolved cases")
+
+
+def check_can_correct(case: dict[str, Any]) -> None:
+    if case.get("status") in (None, "received") or "subcategory" not in case:
+        raise CaseStateConflict("case is not triaged yet: nothing to correct")

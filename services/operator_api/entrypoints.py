@@ -10,10 +10,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive import queries
 from services.operator_api.config import OperatorApiSettings
-from services.operator_api.domain import CaseStateConflict, check_can_record_callback, check_can_resolve
+from services.operator_api.domain import (
+    CaseStateConflict,
+    check_can_correct,
+    check_can_record_callback,
+    check_can_resolve,
+)
 from services.operator_api.handlers import fetch_original, send_command, wait_for_case
 from shared.asyncapi import build_spec
-from shared.contracts import RecordCallback, ResolveComplaint
+from shared.contracts import CorrectClassification, RecordCallback, ResolveComplaint
 from shared.intake import Accepted, ComplaintIn, IntakeStore, Submission
 from shared.org import OrgDirectory
 from shared.outbox import OutboxRelay
@@ -41,6 +46,15 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     note: str = Field(min_length=1, max_length=5_000, description="处理结果 / what was done")
     by: str = Field(min_length=1, max_length=100, description="处理人 / who did it")
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    subcategory: str = Field(min_length=1, max_length=40, description="细类")
+    severity: Literal["emergency", "major", "general", "minor"]
+    valid: bool
+    note: str = Field("", max_length=2_000)
+    by: str = Field(min_length=1, max_length=100)
 
 
 class CallbackIn(BaseModel):
@@ -129,6 +143,18 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
         if not 0 <= index < len(items):
             raise HTTPException(status_code=404, detail="original not found")
         return await fetch_original(items[index], settings, intake)
+
+    @router.post("/complaints/{complaint_id}/classification", tags=["cases 投诉"],
+                 summary="更正判定 Correct the classification (kept for the next training run)",
+                 responses={202: {"description": "Accepted; not yet visible"}, 409: {"description": "Not triaged"},
+                            422: {"description": "Unknown subcategory or inconsistent severity"}})
+    async def correct(scope: ScopeDep, complaint_id: str, body: CorrectionIn) -> JSONResponse:
+        try:
+            payload = CorrectClassification(**body.model_dump())
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        return await command(scope, complaint_id, check_can_correct, payload,
+                             lambda c: c.get("corrected_by") == body.by and c.get("subcategory") == body.subcategory)
 
     @router.post("/complaints/{complaint_id}/resolve", tags=["cases 投诉"], summary="处理完毕 Resolve",
                  responses={202: {"description": "Accepted; not yet visible"}, 409: {"description": "Wrong state"}})

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from services.triage.classifier import Judgement, Triager
 from services.triage.history import RecentComplaints
 from shared.aggregate import AggregateStore, Decision
-from shared.contracts import ComplaintReceived, ComplaintTriaged, Envelope
+from shared.contracts import ComplaintReceived, ComplaintTriaged, CorrectClassification, Envelope
+from shared.terms import SUBCATEGORY_OF
 
 
 def triaged_event(j: Judgement, channel_review: str = "") -> ComplaintTriaged:
@@ -42,8 +47,44 @@ async def triage_complaint(event: Envelope[ComplaintReceived], *, store: Aggrega
         if doc is not None:
             return Decision()
         return Decision(changes={"group_id": event.group_id, "estate_id": event.estate_id,
+                                 "channel": p.channel.value, "text": text,
                                  "classification": triaged.model_dump(mode="json")},
                         events=[event.child(triaged)])
 
     if await store.apply(event.complaint_id, str(event.event_id), decide) and j.seen is not None:
         await recent.save(event.group_id, j.seen, j.link, p.received_at)
+
+
+async def correct_classification(command: Envelope[CorrectClassification], *, store: AggregateStore,
+                                 corrections: AsyncCollection) -> None:
+    """An operator's correction replaces the judgement, is published, and is kept as a training example."""
+    c = command.payload
+
+    def decide(doc: dict[str, Any] | None) -> Decision:
+        if doc is None or "classification" not in doc:
+            return Decision()
+        old = ComplaintTriaged.model_validate(doc["classification"])
+        category = SUBCATEGORY_OF[c.subcategory]
+        valid_party = old.responsible_party if not c.valid and old.responsible_party != "property" else (
+            "property" if c.valid else "government")
+        responsibility = "not_ours" if not c.valid else ("assist" if category in ("emergency", "neighbour") else "ours")
+        corrected = old.model_copy(update={
+            "category": category, "subcategory": c.subcategory, "severity": c.severity, "valid": c.valid,
+            "responsibility": responsibility, "responsible_party": valid_party, "confidence": 1.0,
+            "needs_review": False, "corrected_by": c.by,
+            "reasons": [*old.reasons, f"corrected by {c.by}: {old.subcategory}/{old.severity.value} → "
+                                      f"{c.subcategory}/{c.severity.value}" + (f" ({c.note})" if c.note else "")],
+        })
+        corrected = ComplaintTriaged.model_validate(corrected.model_dump())
+        return Decision(changes={"classification": corrected.model_dump(mode="json")},
+                        push={"corrections": {**c.model_dump(mode="json"), "command_id": str(command.event_id)}},
+                        events=[command.child(corrected)])
+
+    if await store.apply(command.complaint_id, str(command.event_id), decide):
+        doc = await store.get(command.complaint_id)
+        with contextlib.suppress(DuplicateKeyError):  # the same command again: already kept
+            await corrections.insert_one({
+                "_id": str(command.event_id), "complaint_id": command.complaint_id, "group_id": command.group_id,
+                "channel": doc.get("channel", ""), "text": doc.get("text", ""),
+                "category": SUBCATEGORY_OF[c.subcategory], "subcategory": c.subcategory,
+                "severity": c.severity.value, "valid": c.valid, "by": c.by, "note": c.note, "at": command.occurred_at})

@@ -8,16 +8,9 @@ from __future__ import annotations
 
 import re
 
-SUBCATEGORY_OF: dict[str, str] = {
-    "security": "service", "cleaning": "service", "greening": "service", "repair": "service", "lift": "service",
-    "parking": "service", "decoration": "service", "attitude": "service",
-    "service_fee": "fees", "parking_fee": "fees", "shared_utility": "fees", "invoice": "fees",
-    "activity": "community", "activity_noise": "community",
-    "fire": "emergency", "gas": "emergency", "lift_entrapment": "emergency", "flooding": "emergency",
-    "power_cut": "emergency", "water_cut": "emergency", "security_incident": "emergency",
-    "noise": "neighbour", "leak_downstairs": "neighbour", "pets": "neighbour", "common_space": "neighbour",
-    "illegal_building": "neighbour",
-}
+from shared.terms import SUBCATEGORY_OF
+
+__all__ = ["SUBCATEGORY_OF"]
 
 EMERGENCY_SIGNALS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("gas", re.compile(r"(煤气|燃气|天然气|液化气)(味|泄漏|漏气|漏了)|闻到.{0,6}(煤气|燃气)|漏气")),

@@ -39,6 +39,8 @@ TOPICS: tuple[TopicSpec, ...] = (
               "Commands for the assignment service."),
     TopicSpec("command.followup", (commands.RecordCallback,), ("operator_api",), ("followup",),
               "Commands for the follow-up service."),
+    TopicSpec("command.triage", (commands.CorrectClassification,), ("operator_api",), ("triage",),
+              "Operators' corrections of a classification."),
 )
 
 MESSAGE_TYPES: dict[str, type[Payload]] = {m.__name__: m for t in TOPICS for m in t.messages}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from shared.contracts.envelope import Payload
-from shared.terms import Satisfaction
+from shared.terms import SUBCATEGORY_OF, Satisfaction, Severity
 
 
 class ResolveComplaint(Payload):
@@ -32,4 +32,22 @@ class RecordCallback(Payload):
         return self
 
 
-COMMANDS: tuple[type[Payload], ...] = (ResolveComplaint, RecordCallback)
+class CorrectClassification(Payload):
+    """Ask triage to replace its judgement with an operator's; stored, and fed to the next training run."""
+
+    subcategory: str = Field(description="细类, e.g. repair, gas, noise")
+    severity: Severity
+    valid: bool
+    note: str = Field("", max_length=2_000, description="Why it was corrected")
+    by: str = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _known_subcategory(self) -> CorrectClassification:
+        if self.subcategory not in SUBCATEGORY_OF:
+            raise ValueError(f"unknown subcategory {self.subcategory!r}; one of {', '.join(sorted(SUBCATEGORY_OF))}")
+        if (SUBCATEGORY_OF[self.subcategory] == "emergency") != (self.severity is Severity.emergency):
+            raise ValueError("emergency subcategories, and only they, have severity emergency")
+        return self
+
+
+COMMANDS: tuple[type[Payload], ...] = (ResolveComplaint, RecordCallback, CorrectClassification)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.e2e.conftest import case_where
 from tests.helpers import complaint, types_of
 
@@ -170,3 +172,31 @@ async def test_proxy_and_staff_relay_intake_record_who_passed_it_on(ops):
     missing = complaint(text="保洁员说3栋垃圾房满了", channel="staff_relay", receiver="op-002")
     r = await ops.post("/api/v1/complaints", json=missing)
     assert r.status_code == 422 and "reported_by" in r.json()["message"]
+
+
+async def test_an_operators_correction_replaces_the_judgement_and_is_kept_for_training(web, ops, infra, prefix,
+                                                                                     tmp_path):
+    from services.triage.config import TriageSettings
+    from services.triage.export_corrections import export
+
+    r = await web.post("/api/v1/complaints", json=complaint(text="门口那块地方又被占了，东西堆得到处都是"))
+    cid = r.json()["complaint_id"]
+    await case_where(ops, cid, lambda c: c["status"] == "assigned")
+
+    bad = await ops.post(f"/api/v1/complaints/{cid}/classification",
+                         json={"subcategory": "gas", "severity": "general", "valid": True, "by": "qa-01"})
+    assert bad.status_code == 422
+    r = await ops.post(f"/api/v1/complaints/{cid}/classification",
+                       json={"subcategory": "common_space", "severity": "major", "valid": True,
+                             "note": "第三次反映", "by": "qa-01"})
+    assert r.status_code in (200, 202), r.text
+    case = await case_where(ops, cid, lambda c: c.get("corrected_by") == "qa-01")
+    assert (case["category"], case["subcategory"], case["severity"]) == ("neighbour", "common_space", "major")
+    assert any("corrected by qa-01" in reason for reason in case["triage"]["reasons"])
+
+    out = tmp_path / "corrections.jsonl"
+    settings = TriageSettings(mongo_url=infra.mongo_url, db_prefix=prefix)
+    assert await export(settings, out) >= 1
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    mine = [line for line in lines if line["id"] == f"corr-{cid}"]
+    assert mine and mine[0]["subcategory"] == "common_space" and "堆得到处都是" in mine[0]["text"]
