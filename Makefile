@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .PHONY: help venv up down ps logs test test-unit docs lint compose-config clean bench bench-intake bench-ocr \
-	bench-triage train-triage eval-triage
+	bench-triage train-triage eval-triage replay-dlq
 
 help:
 	@echo "make up       bring up Kafka, the MongoDB-wire server and every service (prints addresses)"
@@ -14,6 +14,7 @@ help:
 	@echo "make down     stop everything make up started"
 	@echo "make ps|logs  status of the services | recent logs (make logs S=triage F=1 to follow one)"
 	@echo "make docs     write docs/asyncapi.json from the contracts"
+	@echo "make replay-dlq TOPIC=complaint.received [SERVICE=triage] [DRY=1]   re-process parked messages"
 	@echo "make bench    benchmarks, each beside a baseline from the same run (bench-intake, bench-ocr, bench-triage)"
 	@echo "make train-triage                      retrain the triage model (labelled sets + operators' corrections)"
 	@echo "make eval-triage EVAL=f.jsonl ESTATES=e.txt [JSON=1]   triage a labelled file and report"
@@ -72,6 +73,9 @@ bench-ocr: $(PY)
 
 bench-intake: $(PY)
 	$(PY) -m benchmarks.intake_bench
+
+replay-dlq: $(PY)
+	$(PY) -m shared.dlq $(TOPIC) $(if $(SERVICE),--service $(SERVICE),) $(if $(DRY),--dry-run,)
 
 docs: $(PY)
 	$(PY) -m shared.asyncapi docs/asyncapi.json

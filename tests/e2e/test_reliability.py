@@ -105,3 +105,26 @@ async def test_killed_archive_mid_stream_rebuilds_every_record_exactly_once(cent
     for cid in [*first, *second]:
         case = await case_where(ops, cid, lambda c: len(c["timeline"]) >= 3, timeout=60)
         assert types_of(case) == ["ComplaintReceived", "ComplaintTriaged", "ComplaintAssigned"]
+
+
+async def test_replay_dlq_sends_parked_messages_back_after_a_fix(center, ops, settings_env):
+    """A message parked by a bug is replayed once the fix is in: it then flows to the end."""
+    from shared.dlq import replay
+    from shared.settings import ServiceSettings
+
+    event = received_event("楼道灯坏了一周了没人修（重放）")
+    topic = center.topic("complaint.received")
+    await produce(center.bootstrap, topic + ".dlq", encode(event), key=event.complaint_id.encode(),
+                  headers=[("x-dlq-reason", b"handler failed: KeyError (since fixed)"),
+                           ("x-dlq-service", b"triage"), ("x-dlq-topic", topic.encode())])
+    settings = ServiceSettings(kafka_bootstrap=center.bootstrap, topic_prefix=center.prefix)
+
+    first = await replay(settings, "complaint.received", service="triage", idle_ms=1500)
+    assert first.replayed >= 1
+    case = await case_where(ops, event.complaint_id, lambda c: c["status"] == "assigned")
+    assert case["tracking_no"] == event.payload.tracking_no
+
+    await replay(settings, "complaint.received", service="triage", idle_ms=1500)
+    sent_back = [r for r in await read_topic(center.bootstrap, topic) if r.key == event.complaint_id.encode()]
+    assert len(sent_back) == 1  # each parked message is replayed once, however often the command runs
+    assert dict(sent_back[0].headers)["x-dlq-replayed"] == b"1" and b"x-dlq-reason" not in dict(sent_back[0].headers)
