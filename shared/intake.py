@@ -22,8 +22,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts import Attachment, Complainant, ComplaintReceived, Envelope
+from shared.org import OrgDirectory, load_org
 from shared.originals import Original, OriginalsStore
 from shared.outbox import OutboxRelay, outbox_entries
+from shared.runtime import Runtime, create_runtime
 from shared.settings import ServiceSettings
 from shared.terms import Channel
 
@@ -192,3 +194,11 @@ class IntakeStore:
             "_id": str(uuid.uuid4()), "at": datetime.now(UTC), "channel": channel,
             "raw": raw[:1_000_000].decode("utf-8", errors="replace"), "reason": reason[:2000],
         })
+
+
+def create_intake(name: str, settings: ServiceSettings) -> tuple[Runtime, OrgDirectory, IntakeStore]:
+    """What every intake channel is made of: its runtime, the organisation directory, its intake store."""
+    rt = create_runtime(name, settings)
+    store = IntakeStore(rt.db, rt.relay("submissions"), settings, source=name)
+    rt.on_start.append(store.ensure_indexes)
+    return rt, load_org(settings.org_seed_path), store

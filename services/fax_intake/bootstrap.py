@@ -6,20 +6,16 @@ from fastapi import FastAPI
 
 from services.fax_intake.config import FaxIntakeSettings
 from services.fax_intake.entrypoints import FaxMailHandler, ImapPoller, run_smtp
-from shared.intake import IntakeStore
-from shared.org import load_org
+from shared.intake import create_intake
 from shared.originals import originals_router
-from shared.runtime import create_app, create_runtime
+from shared.runtime import create_app
 
 NAME = "fax_intake"
 
 
 def build_app(settings: FaxIntakeSettings | None = None) -> FastAPI:
     settings = settings or FaxIntakeSettings()
-    rt = create_runtime(NAME, settings)
-    org = load_org(settings.org_seed_path)
-    store = IntakeStore(rt.db, rt.relay("submissions"), settings, source=NAME)
-    rt.on_start.append(store.ensure_indexes)
+    rt, org, store = create_intake(NAME, settings)
     if settings.smtp_port:
         handler = FaxMailHandler(store, org, settings)
         rt.background.append(lambda: run_smtp(handler, settings))

@@ -7,20 +7,16 @@ from fastapi import FastAPI
 from services.letter_intake.config import LetterIntakeSettings
 from services.letter_intake.entrypoints import ScanInbox, build_router
 from shared.http import install_intake_guards
-from shared.intake import IntakeStore
-from shared.org import load_org
+from shared.intake import create_intake
 from shared.originals import originals_router
-from shared.runtime import create_app, create_runtime
+from shared.runtime import create_app
 
 NAME = "letter_intake"
 
 
 def build_app(settings: LetterIntakeSettings | None = None) -> FastAPI:
     settings = settings or LetterIntakeSettings()
-    rt = create_runtime(NAME, settings)
-    org = load_org(settings.org_seed_path)
-    store = IntakeStore(rt.db, rt.relay("submissions"), settings, source=NAME)
-    rt.on_start.append(store.ensure_indexes)
+    rt, org, store = create_intake(NAME, settings)
     rt.background.append(ScanInbox(store, org, settings).run)
     app = create_app(rt, title="信函/意见箱受理 Letter intake", description="Scanned letters and suggestion-box notes.")
     install_intake_guards(app, store, settings.max_body_bytes, channel="letter")

@@ -8,21 +8,17 @@ from services.archive import queries
 from services.phone_intake.config import PhoneIntakeSettings
 from services.phone_intake.entrypoints import build_router
 from shared.http import install_intake_guards
-from shared.intake import IntakeStore
-from shared.org import load_org
+from shared.intake import create_intake
 from shared.originals import originals_router
-from shared.runtime import create_app, create_runtime
+from shared.runtime import create_app
 
 NAME = "phone_intake"
 
 
 def build_app(settings: PhoneIntakeSettings | None = None) -> FastAPI:
     settings = settings or PhoneIntakeSettings()
-    rt = create_runtime(NAME, settings)
-    org = load_org(settings.org_seed_path)
-    store = IntakeStore(rt.db, rt.relay("submissions"), settings, source=NAME)
+    rt, org, store = create_intake(NAME, settings)
     archive_db = rt.mongo[settings.database("archive")]  # household look-up through the archive's query module
-    rt.on_start.append(store.ensure_indexes)
     rt.on_start.append(lambda: queries.ensure_indexes(archive_db))
     app = create_app(rt, title="电话投诉受理 Phone intake", description="Finished calls from the CTI system.")
     install_intake_guards(app, store, settings.max_body_bytes, channel="phone")
