@@ -81,3 +81,13 @@ def test_json_schemas_match_the_snapshot():
         SNAPSHOT.parent.mkdir(exist_ok=True)
         SNAPSHOT.write_text(json.dumps(schemas, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
     assert json.loads(SNAPSHOT.read_text()) == json.loads(json.dumps(schemas))
+
+
+def test_the_committed_asyncapi_document_is_current():
+    """`make docs` regenerates it; a contract change without it fails here."""
+    from shared.asyncapi import build_spec
+    from shared.settings import ServiceSettings
+
+    committed = json.loads((Path(__file__).parents[2] / "docs" / "asyncapi.json").read_text(encoding="utf-8"))
+    settings = ServiceSettings(topic_prefix="cc", kafka_bootstrap="127.0.0.1:9092")
+    assert committed == json.loads(json.dumps(build_spec(settings)))
