@@ -49,21 +49,19 @@ def provide_infra() -> Iterator[Infra]:
                         "testcontainers")
         return
     st = native.Stack(run_dir=native.ROOT / ".run" / "test-infra")
-    started = []
-    if not native.port_open(st.mongo_port):
-        for d in ("ferretdb", "postgres"):
-            if not native.port_open(st.pg_port):
-                shutil.rmtree(st.run_dir / d, ignore_errors=True)
-        pg_was_up = native.port_open(st.pg_port)
-        native.start_ferretdb(st)
-        started += [] if pg_was_up or not native.running_pid(st, "postgres") else ["postgres"]
-        started.append("ferretdb")
-    if not native.port_open(st.kafka_port):
-        shutil.rmtree(st.run_dir / "kafka", ignore_errors=True)
-        native.start_kafka(st)
-        started.append("kafka")
+    up_before = {name: native.port_open(port) for name, port in
+                 (("postgres", st.pg_port), ("ferretdb", st.mongo_port), ("kafka", st.kafka_port))}
     try:
+        if not up_before["ferretdb"]:
+            for d in ("ferretdb", "postgres") if not up_before["postgres"] else ("ferretdb",):
+                shutil.rmtree(st.run_dir / d, ignore_errors=True)
+            native.start_ferretdb(st)
+        if not up_before["kafka"]:
+            shutil.rmtree(st.run_dir / "kafka", ignore_errors=True)
+            native.start_kafka(st)
+        started = [n for n, was_up in up_before.items() if not was_up]
         yield Infra(st.bootstrap, st.mongo_url, "native (started)" if started else "native (reused)")
-    finally:
-        for name in reversed(started):
-            native.stop(st, name, sig=signal.SIGINT if name == "postgres" else signal.SIGTERM)
+    finally:  # also after a failed start: nothing this session started is left running
+        for name in ("kafka", "ferretdb", "postgres"):
+            if not up_before[name]:
+                native.stop(st, name, sig=signal.SIGINT if name == "postgres" else signal.SIGTERM)

@@ -200,3 +200,22 @@ async def test_an_operators_correction_replaces_the_judgement_and_is_kept_for_tr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     mine = [line for line in lines if line["id"] == f"corr-{cid}"]
     assert mine and mine[0]["subcategory"] == "common_space" and "堆得到处都是" in mine[0]["text"]
+
+
+async def test_two_households_reporting_one_incident_are_linked_handled_once_and_resolved_together(web, ops):
+    first = await web.post("/api/v1/complaints",
+                           json=complaint(text="湖畔花园27栋地下室水管爆了，水哗哗往外冒，快来人"))
+    root = first.json()["complaint_id"]
+    await case_where(ops, root, lambda c: c["status"] == "assigned")
+    second = await web.post("/api/v1/complaints", json=complaint(
+        text="湖畔花园27栋楼下水管爆裂，一楼都淹了快来人",
+        complainant={"name": "钱七", "phone": "13600007777", "unit": "27栋1单元101"}))
+    linked = await case_where(ops, second.json()["complaint_id"], lambda c: c["status"] == "assigned")
+    root_case = (await ops.get(f"/api/v1/complaints/{root}")).json()
+
+    assert linked["duplicate_of"] == root and linked["severity"] == "emergency"
+    assert linked["assignee"] == root_case["assignee"] and "并单" in linked["assignment_reason"]
+
+    await ops.post(f"/api/v1/complaints/{root}/resolve", json={"note": "已关阀抢修", "by": "s-lk-eng-1"})
+    done = await case_where(ops, linked["complaint_id"], lambda c: c["status"] == "resolved")
+    assert "一并处理" in done["resolutions"][0]["note"]
