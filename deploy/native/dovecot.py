@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from deploy.native.stack import group_members
+
 DOVECOT = "/usr/sbin/dovecot"
 DEFAULT_PORT = 1143
 # the development mailbox created when no users are given (the server listens on 127.0.0.1 only)
@@ -242,22 +244,6 @@ def start_dovecot(run_dir: Path, port: int = DEFAULT_PORT, users: dict[str, str]
                                f"{_logs_tail(run_dir)}")
         time.sleep(0.05)
     return proc
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes in the process group pgid; Dovecot's helpers stay in the master's group."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            found.append(int(entry.name))
-    return found
 
 
 def _stop_group(pgid: int, reap=None) -> None:
