@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.masking import mask_complainant
+from shared.org import digits
 from shared.terms import SEVERITY_ZH, zh
 
 FAR_FUTURE = datetime(9999, 12, 31)
@@ -24,8 +25,8 @@ TITLE = {"ComplaintReceived": "受理 Received", "ComplaintTriaged": "判定 Tri
 
 def phone_key(phone: str) -> str:
     """The number without punctuation or country code, so 138-1234-1234 and +86 13812341234 match."""
-    digits = "".join(ch for ch in phone or "" if ch.isdigit())
-    return digits[-11:] if len(digits) >= 11 else digits
+    number = digits(phone)
+    return number[-11:] if len(number) >= 11 else number
 
 
 def order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
