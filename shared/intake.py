@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts import Attachment, Complainant, ComplaintReceived, Envelope
+from shared.directory_feed import follow_directory
 from shared.org import OrgDirectory, load_org
 from shared.originals import Original, OriginalsStore
 from shared.outbox import OutboxRelay, outbox_entries
@@ -201,4 +202,6 @@ def create_intake(name: str, settings: ServiceSettings) -> tuple[Runtime, OrgDir
     rt = create_runtime(name, settings)
     store = IntakeStore(rt.db, rt.relay("submissions"), settings, source=name)
     rt.on_start.append(store.ensure_indexes)
-    return rt, load_org(settings.org_seed_path), store
+    org = load_org(settings.org_seed_path)
+    follow_directory(rt.broker, settings, name, org)
+    return rt, org, store

@@ -47,6 +47,10 @@ def all_topic_names(settings: ServiceSettings) -> list[str]:
     return names + [f"{n}.dlq" for n in names]
 
 
+# the directory topic is every service's source for its view: it must not age out
+KEEP_FOREVER = {"retention.ms": "-1"}
+
+
 async def ensure_topics(settings: ServiceSettings, names: list[str] | None = None) -> None:
     """Create the catalogue's topics and their DLQs if missing (safe to run from every service)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15_000)
@@ -57,7 +61,9 @@ async def ensure_topics(settings: ServiceSettings, names: list[str] | None = Non
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(n, num_partitions=settings.topic_partitions, replication_factor=1) for n in wanted]
+                    [NewTopic(n, num_partitions=settings.topic_partitions, replication_factor=1,
+                              topic_configs=KEEP_FOREVER if n == settings.topic("org.directory") else None)
+                     for n in wanted]
                 )
     finally:
         await admin.close()
