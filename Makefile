@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .PHONY: help venv up down ps logs test test-unit docs lint compose-config clean bench bench-intake bench-ocr \
-	bench-triage train-triage eval-triage replay-dlq
+	bench-triage bench-routing train-triage eval-triage replay-dlq
 
 help:
 	@echo "make up       bring up Kafka, the MongoDB-wire server and every service (prints addresses)"
@@ -15,7 +15,7 @@ help:
 	@echo "make ps|logs  status of the services | recent logs (make logs S=triage F=1 to follow one)"
 	@echo "make docs     write docs/asyncapi.json from the contracts"
 	@echo "make replay-dlq TOPIC=complaint.received [SERVICE=triage] [DRY=1]   re-process parked messages"
-	@echo "make bench    benchmarks, each beside a baseline from the same run (bench-intake, bench-ocr, bench-triage)"
+	@echo "make bench    benchmarks, each beside a baseline from the same run (bench-intake, bench-ocr, bench-triage, bench-routing)"
 	@echo "make train-triage                      retrain the triage model (labelled sets + operators' corrections)"
 	@echo "make eval-triage EVAL=f.jsonl ESTATES=e.txt [JSON=1]   triage a labelled file and report"
 
@@ -54,7 +54,7 @@ test: $(PY)
 test-unit: $(PY)
 	$(PY) -m pytest -q tests/unit
 
-bench: bench-triage bench-ocr bench-intake
+bench: bench-triage bench-routing bench-ocr bench-intake
 
 bench-triage: $(PY)
 	$(PY) -m benchmarks.triage_bench
@@ -67,6 +67,9 @@ eval-triage: $(PY)
 train-triage: $(PY)
 	-$(PY) -m services.triage.export_corrections
 	$(PY) -m services.triage.train
+
+bench-routing: $(PY)
+	$(PY) -m benchmarks.routing_bench
 
 bench-ocr: $(PY)
 	$(PY) -m benchmarks.ocr_eval

@@ -47,6 +47,7 @@ class Status(StrEnum):
     received = "received"
     triaged = "triaged"
     assigned = "assigned"
+    waiting = "waiting"
     resolved = "resolved"
     reopened = "reopened"
     closed = "closed"
@@ -109,7 +110,14 @@ ZH: dict[str, str] = {
     "major": "重大", "general": "一般", "minor": "轻微",
     # status
     "received": "已受理", "triaged": "已判定", "assigned": "已派单", "resolved": "已处理",
-    "reopened": "已重开", "closed": "已归档",
+    "reopened": "已重开", "closed": "已归档", "waiting": "待派单",
+    # SLA clocks (时限) and the escalation ladder (升级)
+    "acknowledge": "接单", "first_response": "到场/首次响应", "resolve": "处理完成", "followup": "回访",
+    "handler": "处理人", "supervisor": "主管", "estate_manager": "项目经理", "region_quality": "区域品质",
+    "operator": "坐席",
+    # assignment kinds
+    "initial": "首次派单", "linked": "并单", "send_back": "退单改派", "reassign": "手工改派", "reopen": "重开派单",
+    "from_queue": "待派转派", "reclassified": "更正判定后派单",
     # responsibility
     "ours": "责任投诉", "not_ours": "无责任投诉", "assist": "协助处理",
     # satisfaction

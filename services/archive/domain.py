@@ -16,11 +16,17 @@ from shared.terms import SEVERITY_ZH, zh
 FAR_FUTURE = datetime(9999, 12, 31)
 
 # lifecycle order breaks ties between events stamped in the same instant
-RANK = {"ComplaintReceived": 0, "ComplaintTriaged": 1, "ComplaintAssigned": 2, "ComplaintResolved": 3,
-        "FollowUpRecorded": 4, "ComplaintReopened": 5, "ComplaintClosed": 6}
+RANK = {"ComplaintReceived": 0, "ComplaintTriaged": 1, "ComplaintSentBack": 2, "ComplaintQueued": 2,
+        "ComplaintAssigned": 2, "ProgressRecorded": 3, "ClocksPaused": 3, "ClocksResumed": 3, "SlaWarning": 3,
+        "ComplaintEscalated": 3, "ComplaintResolved": 4, "FollowUpRecorded": 5, "ComplaintReopened": 6,
+        "ComplaintClosed": 7}
 TITLE = {"ComplaintReceived": "受理 Received", "ComplaintTriaged": "判定 Triaged", "ComplaintAssigned": "派单 Assigned",
          "ComplaintResolved": "处理完毕 Resolved", "FollowUpRecorded": "回访 Follow-up",
-         "ComplaintReopened": "重开 Reopened", "ComplaintClosed": "归档 Closed"}
+         "ComplaintReopened": "重开 Reopened", "ComplaintClosed": "归档 Closed",
+         "ComplaintQueued": "待派 Waiting for a free handler", "ComplaintSentBack": "退单 Sent back",
+         "ProgressRecorded": "进展 Progress", "ClocksPaused": "暂停计时 Clocks paused",
+         "ClocksResumed": "恢复计时 Clocks resumed", "SlaWarning": "预警 Deadline warning",
+         "ComplaintEscalated": "督办 Escalated"}
 
 
 def phone_key(phone: str) -> str:
@@ -41,7 +47,25 @@ def _summary(kind: str, p: dict[str, Any]) -> str:
         return f"{zh(p['category'])}/{zh(p['subcategory'])}，{SEVERITY_ZH[p['severity']]}，{validity}"
     if kind == "ComplaintAssigned":
         a = p["assignee"]
-        return f"第{p['round']}轮派给 {a['department_name']} {a['name']}"
+        how = zh(p.get("kind", "initial"))
+        told = f"，同时通知 {'、'.join(p['notify'])}" if p.get("notify") else ""
+        by = f"（{p['by']}）" if p.get("by") else ""
+        return f"第{p['round']}轮{how}{by}：{a['department_name']} {a['name']}{told}"
+    if kind == "ComplaintQueued":
+        return f"{zh(p['department'])}人员均已满额，排队待派"
+    if kind == "ComplaintSentBack":
+        return f"{p['by']} 退单：{p['reason']}（{p['from_department']} → {p['to_department']}）"
+    if kind == "ProgressRecorded":
+        return f"{p['by']} {zh(p['step'])}" + ("（已超时）" if p.get("late") else "") + (
+            f"：{p['note']}" if p.get("note") else "")
+    if kind == "ClocksPaused":
+        return f"{p['by']} 暂停计时：{p['reason']}"
+    if kind == "ClocksResumed":
+        return f"{p['by']} 恢复计时（暂停 {int(p['paused_seconds'] // 60)} 分钟）"
+    if kind == "SlaWarning":
+        return f"{zh(p['clock'])}时限即将到期，已提醒 {'、'.join(p['to'])}"
+    if kind == "ComplaintEscalated":
+        return p["notice"]
     if kind == "ComplaintResolved":
         return f"{p['by']}：{p['note']}"
     if kind == "FollowUpRecorded":
@@ -53,9 +77,19 @@ def _summary(kind: str, p: dict[str, Any]) -> str:
     return kind
 
 
+def _next_due(r: dict[str, Any]) -> datetime | None:
+    """The nearest deadline still open: what the queue sorts on (none while the clocks are paused)."""
+    if r["status"] not in ("assigned", "waiting") or not r.get("sla") or r.get("paused"):
+        return None
+    met = set(r.get("met", []))
+    dues = [v for k, v in r["sla"].items() if v is not None and k.removesuffix("_due") not in met]
+    return min(dues) if dues else None
+
+
 def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
     """The record's derived fields from the ordered events."""
-    r: dict[str, Any] = {"status": None, "callbacks": [], "resolutions": [], "timeline": []}
+    r: dict[str, Any] = {"status": None, "callbacks": [], "resolutions": [], "timeline": [], "assignments": [],
+                         "send_backs": [], "warnings": [], "escalations": []}
     for e in order(events):
         p, kind = e["payload"], e["type"]
         r["timeline"].append({"type": kind, "at": e["at"], "event_id": e["event_id"], "title": TITLE.get(kind, kind),
@@ -82,8 +116,34 @@ def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
             if r["status"] in (None, "received"):
                 r["status"] = "triaged"
         elif kind == "ComplaintAssigned":
-            r.update(status="assigned", round=p["round"], assignee=p["assignee"], sla=p["sla"],
-                     severity=p["severity"], assignment_reason=p["reason"])
+            if r["status"] in (None, "received", "triaged", "assigned", "waiting", "reopened"):
+                r["status"] = "assigned"
+            if p["round"] > r.get("round", 0):
+                r.update(met=[], paused=False, escalation_level=0)
+            r.update(round=p["round"], assignee=p["assignee"], sla=p["sla"], supervisor_id=p.get("supervisor_id", ""),
+                     severity=p["severity"], assignment_reason=p["reason"], assigned_at=e["at"],
+                     notified=p.get("notify", []))
+            r["assignments"].append({"at": e["at"], "kind": p.get("kind", "initial"), "staff_id":
+                                     p["assignee"]["staff_id"], "department": p["assignee"]["department_id"],
+                                     "by": p.get("by", ""), "reason": p["reason"]})
+        elif kind == "ComplaintQueued":
+            if r["status"] in (None, "received", "triaged", "reopened", "assigned"):
+                r["status"] = "waiting"
+            r["assignee"] = None
+        elif kind == "ComplaintSentBack":
+            r["send_backs"].append({**p, "at": e["at"]})
+        elif kind == "ProgressRecorded":
+            r.setdefault("met", []).append(p["step"])
+            r[f"{p['step']}_at"] = e["at"]
+        elif kind == "ClocksPaused":
+            r.update(paused=True, paused_reason=p["reason"])
+        elif kind == "ClocksResumed":
+            r.update(paused=False, sla=p["sla"])
+        elif kind == "SlaWarning":
+            r["warnings"].append({**p, "at": e["at"]})
+        elif kind == "ComplaintEscalated":
+            r["escalations"].append({**p, "at": e["at"]})
+            r["escalation_level"] = max(r.get("escalation_level", 0), p["level"])
         elif kind == "ComplaintResolved":
             r["status"] = "resolved"
             r["resolutions"].append({"round": p["round"], "note": p["note"], "by": p["by"], "at": e["at"]})
@@ -96,6 +156,6 @@ def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
             r.update(status="closed", outcome=p["outcome"], closed_at=e["at"])
     r["complainant_masked"] = mask_complainant(r.get("complainant") or {})
     r["phone_key"] = phone_key((r.get("complainant") or {}).get("phone", ""))
-    r["next_due"] = r["sla"]["resolve_due"] if r["status"] in ("assigned", "reopened") and r.get("sla") else None
+    r["next_due"] = _next_due(r)
     r["due_sort"] = r["next_due"] or FAR_FUTURE
     return r

@@ -11,7 +11,7 @@ from shared.messaging import subscribe
 from shared.runtime import Runtime
 
 FILED_TOPICS = ("complaint.received", "complaint.triaged", "complaint.assigned", "complaint.resolved",
-                "complaint.followup")
+                "complaint.followup", "complaint.sla")
 
 
 def register(rt: Runtime, store: AggregateStore) -> None:

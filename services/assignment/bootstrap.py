@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.assignment.config import AssignmentSettings
-from services.assignment.entrypoints import register
+from services.assignment.directory import DirectoryStore
+from services.assignment.entrypoints import build_directory_router, register, timer_loop
 from shared.aggregate import AggregateStore
 from shared.org import load_org
 from shared.runtime import create_app, create_runtime
@@ -19,10 +20,17 @@ def build_app(settings: AssignmentSettings | None = None) -> FastAPI:
     org = load_org(settings.org_seed_path)
     cases = rt.db["cases"]
     store = AggregateStore(cases, rt.relay("cases"), settings)
+    directory = DirectoryStore(rt.db, rt.relay("dir_changes"), settings, org)
 
     async def indexes() -> None:
         await cases.create_index([("estate_id", 1), ("status", 1), ("assignee.staff_id", 1)])
+        await cases.create_index([("next_timer_at", 1)])
+        await cases.create_index([("estate_id", 1), ("status", 1), ("queued_at", 1)])
 
     rt.on_start.append(indexes)
+    rt.on_start.append(directory.load)
+    rt.background.append(timer_loop(store, org, settings.timer_sweep_seconds))
     register(rt, store, org)
-    return create_app(rt, title="派单 Assignment")
+    app = create_app(rt, title="派单 Assignment")
+    app.include_router(build_directory_router(org, directory, store))
+    return app

@@ -6,7 +6,9 @@ from fastapi import FastAPI
 
 from services.archive import queries
 from services.operator_api.config import OperatorApiSettings
+from services.operator_api.directory import build_clock_router, build_directory_router
 from services.operator_api.entrypoints import build_docs_router, build_router
+from shared.directory_feed import follow_directory
 from shared.http import install_intake_guards
 from shared.intake import IntakeStore
 from shared.org import load_org
@@ -19,6 +21,7 @@ def build_app(settings: OperatorApiSettings | None = None) -> FastAPI:
     settings = settings or OperatorApiSettings()
     rt = create_runtime(NAME, settings)
     org = load_org(settings.org_seed_path)
+    follow_directory(rt.broker, settings, NAME, org)
     archive_db = rt.mongo[settings.database("archive")]  # read only through services.archive.queries
     intake = IntakeStore(rt.db, rt.relay("submissions"), settings, source=NAME)
     command_relay = rt.relay("commands")
@@ -29,5 +32,7 @@ def build_app(settings: OperatorApiSettings | None = None) -> FastAPI:
     install_intake_guards(app, intake, settings.max_body_bytes, channel="operator")
     app.include_router(build_router(org=org, settings=settings, archive_db=archive_db, own_db=rt.db,
                                     command_relay=command_relay, intake=intake))
+    app.include_router(build_directory_router(org, settings))
+    app.include_router(build_clock_router(org, settings, archive_db))
     app.include_router(build_docs_router(settings))
     return app

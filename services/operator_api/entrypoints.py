@@ -1,6 +1,7 @@
 """HTTP routes of the operator API: thin, each validates, calls one handler or query, and answers."""
 
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
@@ -13,17 +14,33 @@ from services.operator_api.config import OperatorApiSettings
 from services.operator_api.domain import (
     CaseStateConflict,
     check_can_correct,
+    check_can_pause,
+    check_can_progress,
+    check_can_reassign,
     check_can_record_callback,
     check_can_resolve,
+    check_can_resume,
+    check_can_send_back,
 )
 from services.operator_api.handlers import fetch_original, send_command, wait_for_case
 from shared.asyncapi import build_spec
-from shared.contracts import CorrectClassification, RecordCallback, ResolveComplaint
+from shared.contracts import (
+    AcknowledgeComplaint,
+    CorrectClassification,
+    PauseClocks,
+    ReassignComplaint,
+    RecordCallback,
+    RecordFirstResponse,
+    ResolveComplaint,
+    ResumeClocks,
+    SendBackComplaint,
+)
 from shared.intake import Accepted, ComplaintIn, IntakeStore, Submission
 from shared.org import OrgDirectory
 from shared.outbox import OutboxRelay
 from shared.scope import Scope
 from shared.terms import Channel, Satisfaction, Status
+from shared.workcal import add_working_days
 
 
 class OperatorComplaintIn(ComplaintIn):
@@ -46,6 +63,29 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     note: str = Field(min_length=1, max_length=5_000, description="处理结果 / what was done")
     by: str = Field(min_length=1, max_length=100, description="处理人 / who did it")
+
+
+class ByIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    by: str = Field(min_length=1, max_length=100, description="处理人 / staff id of who did it")
+
+
+class FirstResponseIn(ByIn):
+    note: str = Field("", max_length=2_000, description="到场情况 / what was found")
+
+
+class SendBackIn(ByIn):
+    reason: str = Field(min_length=2, max_length=2_000, description="退单原因 / why it is not ours")
+    to_department: str = Field("", max_length=64, description="应转部门 / where it belongs, if known")
+
+
+class ReassignIn(ByIn):
+    to_staff_id: str = Field(min_length=1, max_length=64, description="改派给 / staff id")
+    reason: str = Field(min_length=2, max_length=2_000, description="改派原因")
+
+
+class PauseIn(ByIn):
+    reason: str = Field(min_length=2, max_length=2_000, description="暂停原因 / e.g. 业主周六才在家")
 
 
 class CorrectionIn(BaseModel):
@@ -162,6 +202,57 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
         payload = ResolveComplaint(note=body.note, by=body.by)
         return await command(scope, complaint_id, check_can_resolve, payload,
                              lambda c: c["status"] != "assigned")
+
+    def send_back_window_end(case: dict[str, Any]) -> datetime:
+        group = org.group(case["group_id"])
+        return add_working_days(case["assigned_at"], group.send_back_days if group else 2)
+
+    @router.post("/complaints/{complaint_id}/acknowledge", tags=["cases 投诉"], summary="接单 Take the case",
+                 responses={202: {"description": "Accepted; not yet visible"}, 409: {"description": "Wrong state"}})
+    async def acknowledge(scope: ScopeDep, complaint_id: str, body: ByIn) -> JSONResponse:
+        return await command(scope, complaint_id, check_can_progress("acknowledge"),
+                             AcknowledgeComplaint(by=body.by), lambda c: "acknowledge" in c.get("met", []))
+
+    @router.post("/complaints/{complaint_id}/first-response", tags=["cases 投诉"],
+                 summary="到场 On site / first response",
+                 responses={202: {"description": "Accepted; not yet visible"}, 409: {"description": "Wrong state"}})
+    async def first_response(scope: ScopeDep, complaint_id: str, body: FirstResponseIn) -> JSONResponse:
+        return await command(scope, complaint_id, check_can_progress("first_response"),
+                             RecordFirstResponse(by=body.by, note=body.note),
+                             lambda c: "first_response" in c.get("met", []))
+
+    @router.post("/complaints/{complaint_id}/send-back", tags=["cases 投诉"], summary="退单 Send a case back",
+                 responses={202: {"description": "Accepted; not yet visible"},
+                            409: {"description": "Not the assignee, wrong state or past the window"}})
+    async def send_back(scope: ScopeDep, complaint_id: str, body: SendBackIn) -> JSONResponse:
+        before = await case_in_scope(scope, complaint_id)
+        seen = len(before.get("send_backs", []))
+        check = check_can_send_back(body.by, send_back_window_end, datetime.now(UTC))
+        return await command(scope, complaint_id, check, SendBackComplaint(**body.model_dump()),
+                             lambda c: len(c.get("send_backs", [])) > seen)
+
+    @router.post("/complaints/{complaint_id}/reassign", tags=["cases 投诉"], summary="改派 Reassign by hand",
+                 responses={202: {"description": "Accepted; not yet visible"}, 409: {"description": "Wrong state"},
+                            422: {"description": "Not staff of the estate"}})
+    async def reassign(scope: ScopeDep, complaint_id: str, body: ReassignIn) -> JSONResponse:
+        case = await case_in_scope(scope, complaint_id)
+        person = org.person(body.to_staff_id)
+        if person is None or person.estate != case["estate_id"]:
+            raise HTTPException(status_code=422, detail=f"{body.to_staff_id} is not staff of {case['estate_id']}")
+        return await command(scope, complaint_id, check_can_reassign, ReassignComplaint(**body.model_dump()),
+                             lambda c: (c.get("assignee") or {}).get("staff_id") == body.to_staff_id)
+
+    @router.post("/complaints/{complaint_id}/pause", tags=["cases 投诉"], summary="暂停计时 Pause the clocks",
+                 responses={202: {"description": "Accepted; not yet visible"}, 409: {"description": "Wrong state"}})
+    async def pause(scope: ScopeDep, complaint_id: str, body: PauseIn) -> JSONResponse:
+        return await command(scope, complaint_id, check_can_pause, PauseClocks(**body.model_dump()),
+                             lambda c: bool(c.get("paused")))
+
+    @router.post("/complaints/{complaint_id}/resume", tags=["cases 投诉"], summary="恢复计时 Resume the clocks",
+                 responses={202: {"description": "Accepted; not yet visible"}, 409: {"description": "Not paused"}})
+    async def resume(scope: ScopeDep, complaint_id: str, body: ByIn) -> JSONResponse:
+        return await command(scope, complaint_id, check_can_resume, ResumeClocks(by=body.by),
+                             lambda c: not c.get("paused"))
 
     @router.post("/complaints/{complaint_id}/callbacks", tags=["cases 投诉"], summary="记录回访 Record a callback",
                  responses={202: {"description": "Accepted; not yet visible"}, 409: {"description": "Wrong state"}})

@@ -1,20 +1,38 @@
 """Message contracts: the envelope, lifecycle events, commands, and the topic catalogue."""
 
 from shared.contracts.catalog import TOPICS, BadMessage, encode, parse, topic_of
-from shared.contracts.commands import CorrectClassification, RecordCallback, ResolveComplaint
+from shared.contracts.commands import (
+    AcknowledgeComplaint,
+    CorrectClassification,
+    PauseClocks,
+    ReassignComplaint,
+    RecordCallback,
+    RecordFirstResponse,
+    ResolveComplaint,
+    ResumeClocks,
+    SendBackComplaint,
+)
 from shared.contracts.envelope import Envelope, Payload, utcnow
 from shared.contracts.events import (
     Assignee,
     Attachment,
+    ClocksPaused,
+    ClocksResumed,
     Complainant,
     ComplaintAssigned,
     ComplaintClosed,
+    ComplaintEscalated,
+    ComplaintQueued,
     ComplaintReceived,
     ComplaintReopened,
     ComplaintResolved,
+    ComplaintSentBack,
     ComplaintTriaged,
+    DirectoryChanged,
     FollowUpRecorded,
+    ProgressRecorded,
     SlaDue,
+    SlaWarning,
 )
 
 __all__ = [
@@ -22,5 +40,7 @@ __all__ = [
     "CorrectClassification",
     "ComplaintReceived", "ComplaintReopened", "ComplaintResolved", "ComplaintTriaged", "Envelope",
     "FollowUpRecorded", "Payload", "RecordCallback", "ResolveComplaint", "SlaDue", "encode", "parse",
-    "topic_of", "utcnow",
+    "topic_of", "utcnow", "AcknowledgeComplaint", "PauseClocks", "ReassignComplaint", "RecordFirstResponse",
+    "ResumeClocks", "SendBackComplaint", "ClocksPaused", "ClocksResumed", "ComplaintEscalated", "ComplaintQueued",
+    "ComplaintSentBack", "DirectoryChanged", "ProgressRecorded", "SlaWarning",
 ]

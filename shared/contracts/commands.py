@@ -50,4 +50,48 @@ class CorrectClassification(Payload):
         return self
 
 
-COMMANDS: tuple[type[Payload], ...] = (ResolveComplaint, RecordCallback, CorrectClassification)
+class AcknowledgeComplaint(Payload):
+    """The handler takes the case (接单): stops the acknowledge clock."""
+
+    by: str = Field(min_length=1, max_length=100)
+
+
+class RecordFirstResponse(Payload):
+    """The handler is on site or has first responded (到场/首次响应): stops that clock."""
+
+    by: str = Field(min_length=1, max_length=100)
+    note: str = Field("", max_length=2_000)
+
+
+class SendBackComplaint(Payload):
+    """The handler sends a wrongly routed case back (退单) within the group's window; it is re-routed (改派)."""
+
+    by: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=2, max_length=2_000)
+    to_department: str = Field("", max_length=64, description="Where it belongs, if the handler knows.")
+
+
+class ReassignComplaint(Payload):
+    """A supervisor gives the case to another person by hand (改派)."""
+
+    by: str = Field(min_length=1, max_length=100)
+    to_staff_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=2, max_length=2_000)
+
+
+class PauseClocks(Payload):
+    """Stop the clocks while waiting on the complainant (e.g. no access to the flat until Saturday)."""
+
+    by: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=2, max_length=2_000)
+
+
+class ResumeClocks(Payload):
+    """Run the clocks again from where they stopped."""
+
+    by: str = Field(min_length=1, max_length=100)
+
+
+COMMANDS: tuple[type[Payload], ...] = (ResolveComplaint, RecordCallback, CorrectClassification,
+                                       AcknowledgeComplaint, RecordFirstResponse, SendBackComplaint,
+                                       ReassignComplaint, PauseClocks, ResumeClocks)

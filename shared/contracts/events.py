@@ -77,11 +77,11 @@ class Assignee(Payload):
 
 
 class SlaDue(Payload):
-    """Due times of the clocks (UTC)."""
+    """Due times of the clocks (UTC); None while a clock is paused or already met."""
 
-    acknowledge_due: datetime
-    first_response_due: datetime
-    resolve_due: datetime
+    acknowledge_due: datetime | None
+    first_response_due: datetime | None
+    resolve_due: datetime | None
 
 
 class ComplaintAssigned(Payload):
@@ -93,6 +93,12 @@ class ComplaintAssigned(Payload):
     severity: Severity
     sla: SlaDue
     reason: str = Field(description="Why this person: rule, candidates and their load.")
+    kind: str = Field("initial", description="initial | linked | send_back | reassign | reopen | from_queue | "
+                                                 "reclassified")
+    department: str = Field("", description="Department kind the rule chose (may differ from the assignee's "
+                                            "when nobody there could take it).")
+    notify: list[str] = Field(default_factory=list, description="Staff told at once (emergency: the supervisor).")
+    by: str = Field("", max_length=100, description="Who reassigned by hand, when it was by hand.")
 
 
 class ComplaintResolved(Payload):
@@ -127,7 +133,80 @@ class ComplaintClosed(Payload):
     satisfaction: Satisfaction | None = None
 
 
+class ComplaintQueued(Payload):
+    """Emitted by assignment when every suitable handler is at their cap: the case waits (待派), oldest first."""
+
+    department: str
+    reason: str
+
+
+class ComplaintSentBack(Payload):
+    """Emitted by assignment when a handler sends a wrongly routed case back (退单); re-routing follows (改派)."""
+
+    by: str = Field(max_length=100)
+    reason: str = Field(max_length=2_000)
+    from_department: str
+    to_department: str
+
+
+class ProgressRecorded(Payload):
+    """Emitted by assignment when the handler acknowledges (接单) or reaches the site / first responds (到场)."""
+
+    step: str = Field(description="acknowledge | first_response")
+    by: str = Field(max_length=100)
+    note: str = Field("", max_length=2_000)
+    late: bool = Field(False, description="The step's clock had already run out.")
+
+
+class ClocksPaused(Payload):
+    """Emitted by assignment when the clocks stop while waiting on the complainant (等待业主)."""
+
+    by: str = Field(max_length=100)
+    reason: str = Field(max_length=2_000)
+
+
+class ClocksResumed(Payload):
+    """Emitted by assignment when the clocks run again; carries the moved due times."""
+
+    by: str = Field(max_length=100)
+    paused_seconds: float = Field(ge=0)
+    sla: SlaDue
+
+
+class SlaWarning(Payload):
+    """Emitted by assignment when a clock has used its warning share (e.g. 80%) of the budget (预警)."""
+
+    clock: str = Field(description="acknowledge | first_response | resolve | followup")
+    due_at: datetime
+    to: list[str] = Field(default_factory=list, description="Staff warned.")
+
+
+class ComplaintEscalated(Payload):
+    """Emitted by assignment when a clock runs out, and again up the ladder (升级/督办)."""
+
+    clock: str
+    level: int = Field(ge=1, le=3, description="1 supervisor, 2 estate manager, 3 region quality")
+    role: str
+    to_staff_id: str = ""
+    to_name: str = ""
+    due_at: datetime
+    overdue_seconds: float = Field(ge=0)
+    notice: str = Field(description="督办通知: the supervision notice recorded on the case.")
+
+
+class DirectoryChanged(Payload):
+    """Emitted by assignment when the organisation directory changes; every service applies it to its view.
+
+    Envelope: complaint_id is `directory:<group>` (the key keeps a group's changes in order), estate_id `*`.
+    """
+
+    entity: str = Field(description="group | estate | staff | staff_removed | calendar")
+    data: list[dict] = Field(description="Full snapshots of the changed entities (at most a few hundred).")
+    source: str = Field("", description="What changed it: api, import:<file>, seed.")
+
+
 EVENTS: tuple[type[Payload], ...] = (
     ComplaintReceived, ComplaintTriaged, ComplaintAssigned, ComplaintResolved,
-    FollowUpRecorded, ComplaintReopened, ComplaintClosed,
+    FollowUpRecorded, ComplaintReopened, ComplaintClosed, ComplaintQueued, ComplaintSentBack, ProgressRecorded,
+    ClocksPaused, ClocksResumed, SlaWarning, ComplaintEscalated, DirectoryChanged,
 )
