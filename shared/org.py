@@ -189,6 +189,15 @@ class CalendarNotice(BaseModel):
     workdays: list[date] = Field(default_factory=list, description="调休上班 make-up working days")
 
 
+class EstatePlacement(BaseModel):
+    """An estate with the region it belongs to (created when new), for the directory API."""
+
+    model_config = ConfigDict(extra="forbid")
+    region_id: str = Field(pattern=_ID)
+    region_name: str = ""
+    estate: Estate
+
+
 class OrgSeed(_M):
     groups: list[Group]
     departments: list[DepartmentKind]

@@ -125,7 +125,8 @@ def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
                      notified=p.get("notify", []))
             r["assignments"].append({"at": e["at"], "kind": p.get("kind", "initial"), "staff_id":
                                      p["assignee"]["staff_id"], "department": p["assignee"]["department_id"],
-                                     "by": p.get("by", ""), "reason": p["reason"]})
+                                     "by": p.get("by", ""), "reason": p["reason"],
+                                     "candidates": p.get("candidates", [])})
         elif kind == "ComplaintQueued":
             if r["status"] in (None, "received", "triaged", "reopened", "assigned"):
                 r["status"] = "waiting"

@@ -7,6 +7,7 @@ then published through an outbox document (`dir_changes`) so every other service
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from shared.org import Estate, Group, OrgDirectory, Routing, Shift, SlaPolicy, S
 from shared.outbox import OutboxRelay, outbox_entries
 from shared.settings import ServiceSettings
 
+log = logging.getLogger(__name__)
 CHUNK = 200  # entities per event: a few tens of kilobytes, well under Kafka's message limit
 
 
@@ -47,6 +49,11 @@ class DirectoryStore:
                 self.org.put_staff(Staff.model_validate(row["staff"]))
         async for row in self.db["dir_calendar"].find({}):
             workcal.set_notice(int(row["_id"]), row["holidays"], row["workdays"])
+        coming = datetime.now(workcal.LOCAL_TZ).year + 1
+        if workcal.coverage(coming) == "fallback":
+            log.warning("the holiday calendar does not cover %s yet: enter the State Council notice when it is "
+                        "published (PUT /api/v1/directory/calendar/%s); until then Mon-Fri minus fixed holidays",
+                        coming, coming)
 
     async def publish(self, group_id: str, entity: str, data: list[dict[str, Any]], source: str) -> int:
         """Save one outbox document per chunk and publish; returns the number of events."""

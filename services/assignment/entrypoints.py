@@ -30,7 +30,7 @@ from shared.contracts import (
 )
 from shared.masking import mask_phone
 from shared.messaging import subscribe
-from shared.org import CalendarNotice, OrgDirectory, Routing, Shift, SlaPolicy, Staff
+from shared.org import CalendarNotice, EstatePlacement, OrgDirectory, Routing, Shift, SlaPolicy, Staff
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,21 @@ def build_directory_router(org: OrgDirectory, directory: DirectoryStore, store: 
         estate_or_404(group_id, estate_id)
         return {**_estate_row(org, estate_id), "routing": org.routing_for(estate_id).model_dump(),
                 "sla": org.sla_for(estate_id).model_dump()}
+
+    @router.put("/estates/{estate_id}", summary="项目维护 Add or change one estate")
+    async def put_estate(group_id: str, estate_id: str, body: EstatePlacement):
+        group_or_404(group_id)
+        if body.estate.id != estate_id:
+            raise HTTPException(422, "the id in the path and the body differ")
+        owner = org.group_of(estate_id)
+        if owner not in (None, group_id):
+            raise HTTPException(409, f"estate id {estate_id!r} is taken")
+        region = org.regions.get(body.region_id)
+        if region is not None and region[0] != group_id:
+            raise HTTPException(409, f"region id {body.region_id!r} is taken")
+        name = body.region_name or (region[1].name if region else body.region_id)
+        await directory.put_estates(group_id, [(body.region_id, name, body.estate)], "api")
+        return _estate_row(org, estate_id)
 
     @router.get("/staff", summary="人员 Staff, with who is on shift now")
     async def staff(group_id: str, estate_id: str | None = None, department: str | None = None,

@@ -21,6 +21,7 @@ from shared.aggregate import AggregateStore, Decision
 from shared.contracts import (
     AcknowledgeComplaint,
     Assignee,
+    Candidate,
     ClocksPaused,
     ClocksResumed,
     ComplaintAssigned,
@@ -82,6 +83,7 @@ def _assigned(pick: Pick, org: OrgDirectory, severity: Severity, round_no: int, 
     return ComplaintAssigned(
         round=round_no, severity=severity, supervisor_id=pick.supervisor_id, reason=pick.reason, kind=kind,
         department=department, notify=list(pick.notify), by=by,
+        candidates=[Candidate(**vars(c)) for c in pick.candidates],
         assignee=Assignee(staff_id=p.id, name=p.name, department_id=p.department,
                           department_name=org.department_name(p.department)),
         sla=sla_of(clocks),

@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.archive import queries
 from services.operator_api.config import OperatorApiSettings
 from services.operator_api.entrypoints import scope_dependency
-from shared.org import CalendarNotice, OrgDirectory, Routing, Shift, SlaPolicy, Staff
+from shared.org import CalendarNotice, EstatePlacement, OrgDirectory, Routing, Shift, SlaPolicy, Staff
 from shared.scope import Scope
 
 
@@ -59,6 +59,14 @@ def build_directory_router(org: OrgDirectory, settings: OperatorApiSettings) -> 
     async def estate(scope: ScopeDep, estate_id: str):
         estate_in_scope(scope, estate_id)
         return relay(await forward(scope, "GET", f"estates/{estate_id}"))
+
+    @router.put("/estates/{estate_id}", summary="项目维护 Add or change one estate (and its region)")
+    async def put_estate(scope: ScopeDep, estate_id: str, body: EstatePlacement):
+        if org.group_of(estate_id) is not None:
+            estate_in_scope(scope, estate_id)
+        else:
+            whole_group(scope)
+        return relay(await forward(scope, "PUT", f"estates/{estate_id}", json_body=body.model_dump()))
 
     @router.get("/staff", summary="人员 Staff and who is on shift now (phones masked)")
     async def staff(scope: ScopeDep, estate_id: str | None = Query(None, max_length=64),

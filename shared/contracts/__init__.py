@@ -16,6 +16,7 @@ from shared.contracts.envelope import Envelope, Payload, utcnow
 from shared.contracts.events import (
     Assignee,
     Attachment,
+    Candidate,
     ClocksPaused,
     ClocksResumed,
     Complainant,
@@ -42,5 +43,5 @@ __all__ = [
     "FollowUpRecorded", "Payload", "RecordCallback", "ResolveComplaint", "SlaDue", "encode", "parse",
     "topic_of", "utcnow", "AcknowledgeComplaint", "PauseClocks", "ReassignComplaint", "RecordFirstResponse",
     "ResumeClocks", "SendBackComplaint", "ClocksPaused", "ClocksResumed", "ComplaintEscalated", "ComplaintQueued",
-    "ComplaintSentBack", "DirectoryChanged", "ProgressRecorded", "SlaWarning",
+    "ComplaintSentBack", "DirectoryChanged", "ProgressRecorded", "SlaWarning", "Candidate",
 ]

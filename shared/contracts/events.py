@@ -84,6 +84,16 @@ class SlaDue(Payload):
     resolve_due: datetime | None
 
 
+class Candidate(Payload):
+    """One person considered for a case: open cases against their cap, on shift now, has the skill."""
+
+    staff_id: str
+    load: int = Field(ge=0)
+    cap: int = Field(ge=1)
+    on_shift: bool
+    skilled: bool = False
+
+
 class ComplaintAssigned(Payload):
     """Emitted by assignment when a case gets (or gets again, after a reopen) a responsible person (派单)."""
 
@@ -98,6 +108,7 @@ class ComplaintAssigned(Payload):
     department: str = Field("", description="Department kind the rule chose (may differ from the assignee's "
                                             "when nobody there could take it).")
     notify: list[str] = Field(default_factory=list, description="Staff told at once (emergency: the supervisor).")
+    candidates: list[Candidate] = Field(default_factory=list, description="Who was considered, with their load.")
     by: str = Field("", max_length=100, description="Who reassigned by hand, when it was by hand.")
 
 

@@ -107,6 +107,13 @@ async def test_import_of_200_estates_loads_the_good_rows_and_reports_the_broken_
     case = await case_where(ops, cid, lambda c: c["status"] in ("assigned", "waiting"), timeout=20)
     assert case["estate_id"] == f"e-b{tag}-123"
 
+    one = {"region_id": f"r-b{tag}-0", "estate": {"id": f"e-b{tag}-055", "name": "补录小区", "city": "上海"}}
+    r = await ops.put(f"/api/v1/directory/estates/e-b{tag}-055", json=one)
+    assert r.status_code == 200 and r.json()["region_name"] == "区域0", r.text
+    taken = await ops.put("/api/v1/directory/estates/e-lakeside",
+                          json={"region_id": "r-east", "estate": {"id": "e-other", "name": "x"}})
+    assert taken.status_code == 422
+
     strict = await upload(ops, "estates", "again.xlsx", xlsx(ESTATE_HEADERS, [rows[0], rows[55]]),
                           mode="all_or_nothing")
     assert strict["loaded"] == 0 and [e["row"] for e in strict["errors"]] == [3]
@@ -153,6 +160,9 @@ async def test_general_complaints_spread_evenly_over_the_handlers_on_duty(ops, w
         per_person[c["assignee"]["staff_id"]] = per_person.get(c["assignee"]["staff_id"], 0) + 1
     assert sorted(per_person.values()) == [3, 3, 3], per_person
     assert all("least open work" in c["assignment_reason"] for c in cases)
+    considered = cases[-1]["assignments"][0]["candidates"]
+    assert {c["staff_id"].rsplit("-", 1)[1] for c in considered} == {"h0", "h1", "h2"}  # never the one on leave
+    assert all(c["on_shift"] and c["cap"] == 8 for c in considered)
 
 
 async def test_a_case_past_its_resolve_deadline_is_escalated_up_the_ladder(ops, web):
