@@ -96,7 +96,9 @@ def naive(org: OrgDirectory, estate: str, cat: str, sub: str, valid: bool, emerg
         handlers = [s for s in staff if s.role == "handler" and s.on_duty] or [s for s in staff if s.on_duty]
         if not handlers:
             continue
-        pool = [s for s in handlers if org.on_duty(s, at)] or ([] if emergency else handlers)
+        if not emergency:  # on-call shifts take emergencies only
+            handlers = [s for s in handlers if not org.only_on_call(s)] or handlers
+        pool = [s for s in handlers if org.on_duty(s, at, on_call=emergency)] or ([] if emergency else handlers)
         if not pool:
             continue
         pool = [s for s in pool if r.skill and r.skill in s.skills] or pool
@@ -110,7 +112,7 @@ def naive(org: OrgDirectory, estate: str, cat: str, sub: str, valid: bool, emerg
         sups = [s for s in staff if s.role == "supervisor"]
         on = [s for s in sups if org.on_duty(s, at)] or sups
         return chosen.id, min(s.id for s in on) if on else est.manager_id if est.manager_id != chosen.id else ""
-    return est.manager_id, ""
+    return (est.manager_id, "") if org.person(est.manager_id) else (None, "")
 
 
 def run(decide, org: OrgDirectory, cases: list[tuple], backlog: int) -> float:
