@@ -6,27 +6,31 @@ recomputed from the whole ordered list, which makes the result independent of ar
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
 from shared.masking import mask_complainant
 from shared.org import digits
 from shared.terms import SEVERITY_ZH, zh
+from shared.workcal import LOCAL_TZ
 
 FAR_FUTURE = datetime(9999, 12, 31)
 
 # lifecycle order breaks ties between events stamped in the same instant
 RANK = {"ComplaintReceived": 0, "ComplaintTriaged": 1, "ComplaintSentBack": 2, "ComplaintQueued": 2,
         "ComplaintAssigned": 2, "ProgressRecorded": 3, "ClocksPaused": 3, "ClocksResumed": 3, "SlaWarning": 3,
-        "ComplaintEscalated": 3, "ComplaintResolved": 4, "FollowUpRecorded": 5, "ComplaintReopened": 6,
-        "ComplaintClosed": 7}
+        "ComplaintEscalated": 3, "ComplaintResolved": 4, "CallbackScheduled": 5, "FollowUpRecorded": 5,
+        "ComplaintReopened": 6, "ComplaintClosed": 7, "NoticeSent": 8, "NoticeFailed": 8}
 TITLE = {"ComplaintReceived": "受理 Received", "ComplaintTriaged": "判定 Triaged", "ComplaintAssigned": "派单 Assigned",
          "ComplaintResolved": "处理完毕 Resolved", "FollowUpRecorded": "回访 Follow-up",
          "ComplaintReopened": "重开 Reopened", "ComplaintClosed": "归档 Closed",
          "ComplaintQueued": "待派 Waiting for a free handler", "ComplaintSentBack": "退单 Sent back",
          "ProgressRecorded": "进展 Progress", "ClocksPaused": "暂停计时 Clocks paused",
          "ClocksResumed": "恢复计时 Clocks resumed", "SlaWarning": "预警 Deadline warning",
-         "ComplaintEscalated": "督办 Escalated"}
+         "ComplaintEscalated": "督办 Escalated", "CallbackScheduled": "回访任务 Callback due",
+         "NoticeSent": "告知 Notice sent", "NoticeFailed": "告知失败 Notice not delivered"}
 
 
 def phone_key(phone: str) -> str:
@@ -66,6 +70,14 @@ def _summary(kind: str, p: dict[str, Any]) -> str:
         return f"{zh(p['clock'])}时限即将到期，已提醒 {'、'.join(p['to'])}"
     if kind == "ComplaintEscalated":
         return p["notice"]
+    if kind == "CallbackScheduled":
+        due = p["due_at"].astimezone(LOCAL_TZ).strftime("%m-%d %H:%M") if isinstance(p["due_at"], datetime) \
+            else str(p["due_at"])
+        return f"第{p['attempt']}次回访 {due}" + (f"，由受理人 {p['owner']} 回访" if p.get("owner") else "")
+    if kind == "NoticeSent":
+        return f"{'短信' if p['channel'] == 'sms' else '邮件'}告知（{zh(p['point'])}）→ {p['to_masked']}"
+    if kind == "NoticeFailed":
+        return f"告知未送达（{zh(p['point'])}）：{p['reason']}"
     if kind == "ComplaintResolved":
         return f"{p['by']}：{p['note']}"
     if kind == "FollowUpRecorded":
@@ -89,7 +101,7 @@ def _next_due(r: dict[str, Any]) -> datetime | None:
 def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
     """The record's derived fields from the ordered events."""
     r: dict[str, Any] = {"status": None, "callbacks": [], "resolutions": [], "timeline": [], "assignments": [],
-                         "send_backs": [], "warnings": [], "escalations": []}
+                         "send_backs": [], "warnings": [], "escalations": [], "notices": []}
     for e in order(events):
         p, kind = e["payload"], e["type"]
         r["timeline"].append({"type": kind, "at": e["at"], "event_id": e["event_id"], "title": TITLE.get(kind, kind),
@@ -153,10 +165,42 @@ def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
         elif kind == "ComplaintReopened":
             r["status"] = "reopened"
             r["reopen_reason"] = p["reason"]
+        elif kind == "CallbackScheduled":
+            r["callback"] = {"round": p["round"], "attempt": p["attempt"], "due_at": p["due_at"],
+                             "owner": p.get("owner", "")}
+        elif kind in ("NoticeSent", "NoticeFailed"):
+            r["notices"].append({"type": kind, "at": e["at"], **{k: v for k, v in p.items() if k != "text"}})
         elif kind == "ComplaintClosed":
             r.update(status="closed", outcome=p["outcome"], closed_at=e["at"])
     r["complainant_masked"] = mask_complainant(r.get("complainant") or {})
     r["phone_key"] = phone_key((r.get("complainant") or {}).get("phone", ""))
     r["next_due"] = _next_due(r)
+    if r["status"] != "resolved":
+        r["callback"] = None  # a callback task is open only while the case waits for it
     r["due_sort"] = r["next_due"] or FAR_FUTURE
     return r
+
+
+def chain(timeline: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
+    """Tamper evidence: each timeline entry's hash covers the previous hash, the entry and its event."""
+    by_id = {e["event_id"]: e for e in events}
+    hashes, prev = [], ""
+    for entry in timeline:
+        e = by_id.get(entry["event_id"], {})
+        body = json.dumps({"prev": prev, "entry": {k: v for k, v in entry.items() if k != "hash"},
+                           "payload": e.get("payload")}, sort_keys=True, default=_plain, ensure_ascii=False)
+        prev = hashlib.sha256(body.encode()).hexdigest()
+        hashes.append(prev)
+    return hashes
+
+
+def _plain(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def sealed(record: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record with each timeline entry carrying its chained hash."""
+    hashes = chain(record["timeline"], events)
+    record["timeline"] = [{**t, "hash": h} for t, h in zip(record["timeline"], hashes, strict=True)]
+    record["chain_head"] = hashes[-1] if hashes else ""
+    return record

@@ -1,22 +1,82 @@
-"""Kafka entry points of the archive: every lifecycle topic is filed."""
+"""Entry points of the archive: every lifecycle topic is filed; communications and history imports too;
+scheduled jobs (retention, unsettled rollups)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
-from services.archive.handlers import file_event
+from services.archive import counterparts, queries, retention
+from services.archive.handlers import file_event, import_history, ms, refresh_views
 from shared.aggregate import AggregateStore
-from shared.contracts import Envelope
+from shared.contracts import CommunicationRecorded, Envelope, HistoryImported
 from shared.messaging import subscribe
 from shared.runtime import Runtime
 
+log = logging.getLogger(__name__)
 FILED_TOPICS = ("complaint.received", "complaint.triaged", "complaint.assigned", "complaint.resolved",
-                "complaint.followup", "complaint.sla")
+                "complaint.followup", "complaint.sla", "complaint.notice")
 
 
 def register(rt: Runtime, store: AggregateStore) -> None:
+    db = rt.db
+
     async def on_event(event: Envelope[Any]) -> None:
         await file_event(event, store=store)
 
+    async def on_communication(event: Envelope[Any]) -> None:
+        if isinstance(event.payload, CommunicationRecorded):
+            p = event.payload.model_dump(mode="python")
+            p["at"] = ms(p["at"])
+            doc = {"_id": p["communication_id"], "group_id": event.group_id, "estate_id": event.estate_id, **p}
+            await queries.communications(db).replace_one({"_id": doc["_id"]}, doc, upsert=True)
+            file_id = await counterparts.file_communication(db, event.group_id, event.estate_id, p)
+            await queries.communications(db).update_one({"_id": doc["_id"]}, {"$set": {"file_id": file_id}})
+            if p.get("complaint_id"):  # on the case record too: the complete record holds its communications
+                await store.collection.update_one({"_id": p["complaint_id"], "group_id": event.group_id},
+                                                  {"$addToSet": {"communication_ids": p["communication_id"]}})
+
+    async def on_import(event: Envelope[Any]) -> None:
+        if isinstance(event.payload, HistoryImported):
+            await import_history(event, store=store)
+
     for topic in FILED_TOPICS:
         subscribe(rt.broker, rt.settings, rt.name, topic, on_event)
+    subscribe(rt.broker, rt.settings, rt.name, "communication.recorded", on_communication)
+    subscribe(rt.broker, rt.settings, rt.name, "archive.import", on_import)
+
+
+def retention_loop(rt: Runtime, days: int, action: str, every_hours: float):
+    async def run() -> None:
+        while True:
+            try:
+                done = await retention.sweep(rt.db, days=days, action=action)
+                if any(done.values()):
+                    log.info("retention: %s", done)
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - retried at the next run
+                log.warning("retention sweep failed: %s: %s", type(exc).__name__, exc)
+            await asyncio.sleep(every_hours * 3600)
+
+    return run
+
+
+def rollup_loop(store: AggregateStore, every: float):
+    """A delta left unsettled by a crash between the case write and the rollup update is settled here."""
+    async def run() -> None:
+        while True:
+            try:
+                rows = await store.collection.find({"rollup_pending": {"$ne": None}}, {"_id": 1}).limit(500) \
+                    .to_list(None)
+                for row in rows:
+                    await refresh_views(store, row["_id"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                log.warning("rollup sweep failed: %s: %s", type(exc).__name__, exc)
+            await asyncio.sleep(every)
+
+    return run

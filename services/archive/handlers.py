@@ -1,40 +1,109 @@
-"""Archive handler: file every lifecycle event on its case, recompute the record, refresh its views."""
+"""Archive handlers: file every event on its case, reseal the record, refresh views, rollups and customer files.
+
+The record, its hash chain, its search terms and its pending rollup delta are one write (load-decide-save);
+the views derived from it (queue entry, ledger head, rollup document, customer files) are brought up to date
+right after, idempotently, so a redelivery after a crash converges.
+"""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from services.archive import queries
-from services.archive.domain import fold, phone_key
+from services.archive import counterparts, queries, rollups
+from services.archive.domain import fold, phone_key, sealed
+from services.archive.search import terms
 from shared.aggregate import AggregateStore, Decision
-from shared.contracts import ComplaintReceived, Envelope
+from shared.contracts import BadMessage, ComplaintReceived, Envelope, HistoryImported, parse
+from shared.contracts.catalog import encode
+
+
+def ms(value: datetime) -> datetime:
+    """MongoDB keeps milliseconds: hash and compare what it will give back."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def entry_of(event: Envelope[Any]) -> dict[str, Any]:
+    return {"event_id": str(event.event_id), "type": event.type, "at": ms(event.occurred_at),
+            "payload": _parse_dates(event.payload.model_dump(mode="json"))}
+
+
+def record_of(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The derived part of the record, sealed with its hash chain, with its search terms."""
+    record = sealed(fold(events), events)
+    c = record.get("complainant") or {}
+    record["terms"] = terms(record.get("text", ""), record.get("demand", ""), c.get("unit", ""),
+                            record.get("tracking_no", ""), " ".join(r["note"] for r in record["resolutions"]))
+    return record
 
 
 async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
-    entry = {"event_id": str(event.event_id), "type": event.type, "at": event.occurred_at,
-             "payload": _parse_dates(event.payload.model_dump(mode="json"))}
+    entry = entry_of(event)
 
     def decide(doc: dict[str, Any] | None) -> Decision:
         events = [*(doc or {}).get("events", []), entry]
+        record = record_of(events)
         changes = {"group_id": event.group_id, "estate_id": event.estate_id, "events": events,
-                   "updated_at": datetime.now(UTC), **fold(events)}
+                   "updated_at": datetime.now(UTC), **record}
+        changes.update(_rollup_changes(doc, {**changes, "_id": event.complaint_id}, events))
         return Decision(changes=changes)
 
+    if isinstance(event.payload, ComplaintReceived):  # before the record shows: a caller is known from then on
+        await remember_household(store.collection.database, event)
     await store.apply(event.complaint_id, str(event.event_id), decide)
     # The views are derived from the record, so rewriting them on a redelivery converges after a crash.
-    record = await store.get(event.complaint_id)
-    if record is not None:
-        db = store.collection.database
-        await queries.queue(db).replace_one({"_id": record["_id"]}, queries.queue_entry(record), upsert=True)
-        if isinstance(event.payload, ComplaintReceived):
-            await remember_household(db, event)
+    await refresh_views(store, event.complaint_id, filing=isinstance(event.payload, ComplaintReceived))
+
+
+def _rollup_changes(doc: dict[str, Any] | None, record: dict[str, Any], events: list[dict[str, Any]]
+                    ) -> dict[str, Any]:
+    """The change of this case's rollup contribution, queued on the case in the same write as the record."""
+    new = rollups.contribution(record, events)
+    rid = rollups.rollup_id(record)
+    if rid is None or (doc or {}).get("contrib_id") not in (None, rid):
+        return {}
+    d = rollups.delta((doc or {}).get("contrib") or {}, new)
+    if not d:
+        return {}
+    item = {"rollup_id": rid, "marker": uuid.uuid4().hex, "delta": _nest(d)}
+    return {"contrib": new, "contrib_id": rid, "rollup_pending": [*((doc or {}).get("rollup_pending") or []), item]}
+
+
+def _nest(flat: dict[str, float]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in flat.items():
+        head, _, tail = k.partition(".")
+        if tail:
+            out.setdefault(head, {})[tail] = v
+        else:
+            out[head] = v
+    return out
+
+
+async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool = False) -> None:
+    """Queue entry, ledger head and rollups after every change; the customer file when the complainant is new."""
+    record = await store.get(complaint_id)
+    if record is None:
+        return
+    db = store.collection.database
+    await queries.queue(db).replace_one({"_id": record["_id"]}, queries.queue_entry(record), upsert=True)
+    await queries.ledger(db).update_one({"_id": record["_id"]}, {"$set": {
+        "head": record.get("chain_head", ""), "entries": len(record.get("timeline", [])),
+        "group_id": record["group_id"], "updated_at": datetime.now(UTC)}}, upsert=True)
+    if record.get("rollup_pending"):
+        for item in record["rollup_pending"]:  # each at most once (its marker), even if applied before a crash
+            await rollups.apply_pending(db, item)
+        await store.collection.update_one({"_id": record["_id"], "version": record["version"]},
+                                          {"$unset": {"rollup_pending": ""}, "$inc": {"version": 1}})
+    if filing:
+        await counterparts.file_case(db, record)
 
 
 async def remember_household(db: Any, event: Envelope[ComplaintReceived]) -> None:
-    """One file per household (一户一档), keyed by phone: the newest complaint's name, unit and estate."""
+    """Caller look-up by phone (phone intake): the newest complaint's name, unit and estate."""
     key = phone_key(event.payload.complainant.phone)
     if len(key) < 7:
         return
@@ -51,6 +120,24 @@ async def remember_household(db: Any, event: Envelope[ComplaintReceived]) -> Non
                                                 {"$addToSet": {"case_ids": event.complaint_id}})
 
 
+async def import_history(event: Envelope[HistoryImported], *, store: AggregateStore) -> None:
+    """Past cases from a previous system: each contained event is filed as if it had arrived (idempotent)."""
+    for raw in event.payload.events:
+        try:
+            inner = parse(encode_dict(raw))
+        except BadMessage as exc:
+            raise BadMessage(f"imported event {raw.get('event_id')!r}: {exc}") from exc
+        if (inner.group_id, inner.estate_id) != (event.group_id, event.estate_id):
+            raise BadMessage(f"imported event {inner.event_id} belongs to another group or estate")
+        await file_event(inner, store=store)
+
+
+def encode_dict(raw: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(raw, ensure_ascii=False, default=str).encode()
+
+
 def _parse_dates(payload: dict[str, Any]) -> dict[str, Any]:
     """Keep due times and timestamps as real dates so they sort and filter in MongoDB."""
     out: dict[str, Any] = {}
@@ -59,9 +146,12 @@ def _parse_dates(payload: dict[str, Any]) -> dict[str, Any]:
             out[k] = _parse_dates(v)
         elif isinstance(v, str) and (k.endswith("_at") or k.endswith("_due")):
             try:
-                out[k] = datetime.fromisoformat(v)
+                out[k] = ms(datetime.fromisoformat(v))
             except ValueError:
                 out[k] = v
         else:
             out[k] = v
     return out
+
+
+__all__ = ["encode", "file_event", "import_history", "refresh_views"]

@@ -7,17 +7,21 @@ match reads every document of the collection, so big records must stay off the l
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive.domain import phone_key
+from services.archive.search import query_terms
 from shared.scope import Scope
 
-DETAIL_HIDE = {"events": 0, "processed": 0, "outbox": 0, "version": 0, "due_sort": 0}
+DETAIL_HIDE = {"events": 0, "processed": 0, "outbox": 0, "version": 0, "due_sort": 0, "terms": 0, "contrib": 0,
+               "contrib_id": 0, "rollup_pending": 0}
 LIST_FIELDS = ("tracking_no", "group_id", "estate_id", "status", "category", "subcategory", "severity", "channel",
                "received_at", "next_due", "due_sort", "assignee", "complainant_masked", "round", "needs_review",
-               "review_reason", "escalation_level", "paused")
+               "review_reason", "escalation_level", "paused", "phone_key", "terms", "callback")
+LIST_HIDE = {"due_sort": 0, "terms": 0, "phone_key": 0}
 
 
 def cases(db: AsyncDatabase):
@@ -32,10 +36,25 @@ def households(db: AsyncDatabase):
     return db["households"]
 
 
+def ledger(db: AsyncDatabase):
+    """Each case's chain head, kept apart from the record so that rewriting a record alone is detected."""
+    return db["ledger"]
+
+
+def communications(db: AsyncDatabase):
+    return db["communications"]
+
+
 async def ensure_indexes(db: AsyncDatabase) -> None:
     await cases(db).create_index([("tracking_no", 1)])
     await queue(db).create_index([("group_id", 1), ("estate_id", 1), ("status", 1), ("due_sort", 1)])
     await queue(db).create_index([("group_id", 1), ("due_sort", 1)])
+    await queue(db).create_index([("terms", 1)])
+    await queue(db).create_index([("phone_key", 1)])
+    await queue(db).create_index([("group_id", 1), ("status", 1), ("callback.due_at", 1)])
+    await db["rollups"].create_index([("group_id", 1), ("day", 1)])
+    await communications(db).create_index([("group_id", 1), ("at", -1)])
+    await db["counterparts"].create_index([("group_id", 1), ("type", 1)])
 
 
 def queue_entry(record: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +69,9 @@ async def get_case(db: AsyncDatabase, scope: Scope, case_ref: str) -> dict[str, 
         doc = await cases(db).find_one({"tracking_no": case_ref, **scope.mongo_filter()}, DETAIL_HIDE)
     if doc is not None:
         doc["complaint_id"] = doc.pop("_id")
+        ids = doc.pop("communication_ids", [])
+        rows = await communications(db).find({"_id": {"$in": ids}}).to_list(None) if ids else []
+        doc["communications"] = sorted((_masked_communication(c) for c in rows), key=lambda c: c["at"])
     return doc
 
 
@@ -67,9 +89,27 @@ async def find_household(db: AsyncDatabase, scope: Scope, phone: str) -> dict[st
 
 async def list_cases(db: AsyncDatabase, scope: Scope, *, estate_id: str | None = None, status: str | None = None,
                      needs_review: bool | None = None, channel: str | None = None, page: int = 1,
-                     page_size: int = 20) -> dict[str, Any]:
-    """The queue: nearest deadline first, personal data masked."""
+                     page_size: int = 20, category: str | None = None, q: str | None = None,
+                     received_from: datetime | None = None, received_to: datetime | None = None,
+                     complainant: str | None = None) -> dict[str, Any]:
+    """The queue and the archive search: nearest deadline first, personal data masked.
+
+    `q` is Chinese keywords (segmented, every word needed); `complainant` a phone number; dates bound the
+    time the complaint was received.
+    """
     flt: dict[str, Any] = scope.mongo_filter()
+    if category is not None:
+        flt["category"] = category
+    if received_from is not None or received_to is not None:
+        flt["received_at"] = {k: v for k, v in (("$gte", received_from), ("$lt", received_to)) if v is not None}
+    if complainant:
+        key = phone_key(complainant)
+        flt["phone_key"] = key if len(key) >= 7 else "-"
+    if q:
+        words = query_terms(q)
+        if words:
+            flt["$and"] = [{"$or": [{"terms": w}, {"terms": {"$all": list(dict.fromkeys(w))}}]} if len(w) > 1
+                           else {"terms": w} for w in words]
     if estate_id is not None:
         if not scope.allows(scope.group_id, estate_id):
             return {"items": [], "total": 0, "page": page, "page_size": page_size}
@@ -81,9 +121,117 @@ async def list_cases(db: AsyncDatabase, scope: Scope, *, estate_id: str | None =
     if channel is not None:
         flt["channel"] = channel
     total = await queue(db).count_documents(flt)
-    cursor = queue(db).find(flt, {"due_sort": 0}).sort([("due_sort", 1), ("received_at", 1), ("_id", 1)])
+    cursor = queue(db).find(flt, LIST_HIDE).sort([("due_sort", 1), ("received_at", 1), ("_id", 1)])
     items = await cursor.skip((page - 1) * page_size).limit(page_size).to_list(None)
     for it in items:
         it["complaint_id"] = it.pop("_id")
         it["complainant"] = it.pop("complainant_masked", {})
     return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+async def callbacks_due(db: AsyncDatabase, scope: Scope, *, owner: str | None = None,
+                        due_before: datetime | None = None, estate_id: str | None = None,
+                        limit: int = 200) -> list[dict[str, Any]]:
+    """The callback list (回访任务): resolved cases waiting for their callback, earliest first."""
+    flt: dict[str, Any] = {**scope.mongo_filter(), "status": "resolved", "callback": {"$ne": None}}
+    if estate_id is not None:
+        if not scope.allows(scope.group_id, estate_id):
+            return []
+        flt["estate_id"] = estate_id
+    if owner is not None:
+        flt["callback.owner"] = owner
+    if due_before is not None:
+        flt["callback.due_at"] = {"$lte": due_before}
+    rows = await queue(db).find(flt, LIST_HIDE).sort([("callback.due_at", 1), ("_id", 1)]).limit(limit).to_list(None)
+    for it in rows:
+        it["complaint_id"] = it.pop("_id")
+        it["complainant"] = it.pop("complainant_masked", {})
+    return rows
+
+
+def _masked_file(doc: dict[str, Any]) -> dict[str, Any]:
+    from shared.masking import mask_name, mask_phone, mask_unit
+
+    return {"file_id": doc["_id"], "type": doc.get("type"), "roles": doc.get("roles", []),
+            "estate_ids": doc.get("estate_ids", []), "names": [mask_name(n) for n in doc.get("names", [])],
+            "phones": [mask_phone(p) for p in doc.get("phones", [])],
+            "units": [mask_unit(u) for u in doc.get("units", [])], "cases": len(doc.get("case_ids", [])),
+            "communications": len(doc.get("communication_ids", [])), "updated_at": doc.get("updated_at")}
+
+
+def _file_in_scope(scope: Scope, doc: dict[str, Any] | None) -> bool:
+    if doc is None or doc.get("group_id") != scope.group_id:
+        return False
+    estates = [e for e in doc.get("estate_ids", []) if e]
+    return scope.estate_ids is None or not estates or any(e in scope.estate_ids for e in estates)
+
+
+async def list_files(db: AsyncDatabase, scope: Scope, *, kind: str | None = None, estate_id: str | None = None,
+                     limit: int = 100) -> list[dict[str, Any]]:
+    """Customer files (客户档案) grouped by counterpart type, personal data masked."""
+    flt: dict[str, Any] = {"group_id": scope.group_id}
+    if kind:
+        flt["type"] = kind
+    if estate_id:
+        flt["estate_ids"] = estate_id
+    rows = await db["counterparts"].find(flt).sort("updated_at", -1).limit(limit).to_list(None)
+    return [_masked_file(d) for d in rows if _file_in_scope(scope, d)]
+
+
+async def get_file(db: AsyncDatabase, scope: Scope, file_id: str) -> dict[str, Any] | None:
+    """One customer file with its complaints (slim) and its communications, newest first."""
+    doc = await db["counterparts"].find_one({"_id": file_id})
+    if not _file_in_scope(scope, doc):
+        return None
+    assert doc is not None
+    case_rows = await queue(db).find({"_id": {"$in": doc.get("case_ids", [])}, **scope.mongo_filter()},
+                                     LIST_HIDE).to_list(None)
+    for it in case_rows:
+        it["complaint_id"] = it.pop("_id")
+        it["complainant"] = it.pop("complainant_masked", {})
+    case_rows.sort(key=lambda c: c.get("received_at") or datetime.min, reverse=True)
+    comms = await communications(db).find({"_id": {"$in": doc.get("communication_ids", [])},
+                                           "group_id": scope.group_id}).to_list(None)
+    comms.sort(key=lambda c: c.get("at") or datetime.min, reverse=True)
+    return {**_masked_file(doc), "complaints": case_rows,
+            "communications": [_masked_communication(c) for c in comms]}
+
+
+def _masked_communication(c: dict[str, Any]) -> dict[str, Any]:
+    from shared.masking import mask_phone, mask_unit
+
+    out = {k: v for k, v in c.items() if k not in ("outbox", "_id")}
+    out["phone"] = mask_phone(c.get("phone", ""))
+    out["unit"] = mask_unit(c.get("unit", ""))
+    return out
+
+
+async def lookup_household(db: AsyncDatabase, scope: Scope, *, phone: str = "", unit: str = "",
+                           estate_id: str = "") -> dict[str, Any] | None:
+    """At intake: the caller's household file by phone or by unit, with history and open cases."""
+    from services.archive.counterparts import household_keys
+
+    wanted = household_keys(scope.group_id, estate_id, phone, unit)
+    if not wanted:
+        return None
+    found = await db["counterpart_keys"].find({"_id": {"$in": wanted}}).to_list(None)
+    if not found:
+        return None
+    f = await get_file(db, scope, min(k["file_id"] for k in found))
+    if f is None:
+        return None
+    open_cases = [c for c in f["complaints"] if c.get("status") not in ("closed", "resolved")]
+    return {**f, "open_cases": len(open_cases), "repeat": len(f["complaints"]) >= 1}
+
+
+async def list_communications(db: AsyncDatabase, scope: Scope, *, estate_id: str | None = None,
+                              kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    flt: dict[str, Any] = scope.mongo_filter()
+    if estate_id:
+        if not scope.allows(scope.group_id, estate_id):
+            return []
+        flt["estate_id"] = estate_id
+    if kind:
+        flt["counterpart_type"] = kind
+    rows = await communications(db).find(flt).sort("at", -1).limit(limit).to_list(None)
+    return [_masked_communication(c) for c in rows]

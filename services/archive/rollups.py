@@ -1,0 +1,145 @@
+"""Rollups for periodic analysis (总结评价), kept up to date incrementally.
+
+Each case contributes counters to one rollup document: its group, estate and the local day it was received
+(a cohort: a month's report describes the complaints received in that month, however long they took). When a
+case changes, the difference between its new and its previous contribution is `$inc`-ed into that document,
+guarded by a marker so that a retry after a crash never counts twice. Times are kept as histograms, so
+percentiles are estimates within a bucket (linear interpolation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.workcal import LOCAL_TZ
+
+RESPOND_EDGES = [5, 15, 30, 60, 120, 240, 480, 1440, 2880, 7200, 14400]  # minutes
+RESOLVE_EDGES = [1, 2, 4, 8, 24, 48, 72, 120, 168, 336, 720]  # hours
+SATISFIED = ("very_satisfied", "satisfied", "fairly_satisfied")  # 满意率 counts these three
+MARKERS_KEPT = 5000
+_BUILDING = re.compile(r"(\d{1,3})\s*(?:栋|幢|号楼|座)")
+
+
+def rollups(db: AsyncDatabase):
+    return db["rollups"]
+
+
+def building_of(record: dict[str, Any]) -> str:
+    for text in ((record.get("complainant") or {}).get("unit", ""), record.get("unit_hint") or "",
+                 record.get("text", "")):
+        m = _BUILDING.search(text or "")
+        if m:
+            return f"{int(m.group(1))}栋"
+    return ""
+
+
+def _bucket(value: float, edges: list[int]) -> str:
+    for i, edge in enumerate(edges):
+        if value <= edge:
+            return f"b{i}"
+    return f"b{len(edges)}"
+
+
+def _first(events: list[dict[str, Any]], kind: str, **match: Any) -> dict[str, Any] | None:
+    return next((e for e in events if e["type"] == kind and all(e["payload"].get(k) == v
+                                                                   for k, v in match.items())), None)
+
+
+def rollup_id(record: dict[str, Any]) -> str | None:
+    received = record.get("received_at")
+    if not isinstance(received, datetime) or not record.get("estate_id"):
+        return None
+    return f"{record['group_id']}:{record['estate_id']}:{received.astimezone(LOCAL_TZ).date().isoformat()}"
+
+
+def contribution(record: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The counters this case adds to its rollup document (nested: {'category': {'service': 1}, ...})."""
+    if rollup_id(record) is None:
+        return {}
+    c: dict[str, Any] = {"received": 1, "channel": {record.get("channel", "unknown"): 1}}
+    if record.get("category"):
+        c["category"] = {record["category"]: 1}
+        c["subcategory"] = {record["subcategory"]: 1}
+        c["severity"] = {record["severity"]: 1}
+        c["emergency"] = int(record["severity"] == "emergency")
+        c["repeat"] = int(record.get("link_kind") == "repeat")
+    building = building_of(record)
+    if building:
+        c["building"] = {building: 1}
+    received: datetime = record["received_at"]
+    assigned = _first(events, "ComplaintAssigned")
+    resolved = _first(events, "ComplaintResolved")
+    responded = [e["at"] for e in (_first(events, "ProgressRecorded", step="acknowledge"),
+                                   _first(events, "ProgressRecorded", step="first_response"), resolved) if e]
+    if responded:
+        c["respond"] = {_bucket((min(responded) - received).total_seconds() / 60, RESPOND_EDGES): 1}
+    if resolved:
+        c["resolved"] = 1
+        c["resolve"] = {_bucket((resolved["at"] - received).total_seconds() / 3600, RESOLVE_EDGES): 1}
+        due = ((assigned or {}).get("payload", {}).get("sla") or {}).get("resolve_due")
+        if isinstance(due, datetime):
+            c["sla_met" if resolved["at"] <= due else "sla_breached"] = 1
+    if any(e["type"] == "ComplaintReopened" for e in events):
+        c["reopened"] = 1
+    reached = [e for e in events if e["type"] == "FollowUpRecorded" and e["payload"].get("reached")]
+    if reached:
+        level = reached[-1]["payload"].get("satisfaction")
+        c["surveyed"] = 1
+        c["satisfaction"] = {level: 1}
+        c["satisfied"] = int(level in SATISFIED)
+    if record.get("status") == "closed":
+        c["closed"] = 1
+        c["unreachable"] = int(record.get("outcome") == "unreachable")
+    return {k: v for k, v in c.items() if v}
+
+
+def flatten(nested: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in nested.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def delta(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, float]:
+    a, b = flatten(old or {}), flatten(new)
+    return {k: b.get(k, 0) - a.get(k, 0) for k in set(a) | set(b) if b.get(k, 0) != a.get(k, 0)}
+
+
+async def apply_pending(db: AsyncDatabase, pending: dict[str, Any]) -> None:
+    """Add one stored delta to its rollup document, once: its marker is remembered there."""
+    inc = flatten(pending["delta"])
+    if not inc:
+        return
+    doc_id = pending["rollup_id"]
+    group_id, estate_id, day = doc_id.split(":")
+    with contextlib.suppress(DuplicateKeyError):  # the marker is there: already counted
+        await rollups(db).update_one(
+            {"_id": doc_id, "applied": {"$ne": pending["marker"]}},
+            {"$inc": inc, "$set": {"group_id": group_id, "estate_id": estate_id, "day": day, "month": day[:7]},
+             "$push": {"applied": {"$each": [pending["marker"]], "$slice": -MARKERS_KEPT}}},
+            upsert=True)
+
+
+def percentile(hist: dict[str, float], edges: list[int], q: float) -> float | None:
+    total = sum(hist.values())
+    if total <= 0:
+        return None
+    target, seen = q * total, 0.0
+    for i in range(len(edges) + 1):
+        n = hist.get(f"b{i}", 0)
+        if n and seen + n >= target:
+            lo = edges[i - 1] if i > 0 else 0
+            hi = edges[i] if i < len(edges) else edges[-1] * 2
+            return round(lo + (hi - lo) * (target - seen) / n, 1)
+        seen += n
+    return float(edges[-1])

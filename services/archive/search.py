@@ -1,0 +1,53 @@
+"""Chinese keyword search: segmented terms in a multikey-indexed array (MongoDB's text index does not segment
+Chinese, and FerretDB has no $text). jieba's search mode gives words and their sub-words; every single Chinese
+character is indexed too, so a one-character query ("灯") or a word jieba splits differently still matches.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import cache
+
+_WORD = re.compile(r"[0-9a-z]+|[\u4e00-\u9fff]+")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+MAX_TERMS = 600
+
+
+@cache
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def _words(text: str) -> list[str]:
+    out: list[str] = []
+    for w in _jieba().cut_for_search((text or "").lower()):
+        w = w.strip()
+        if w and _WORD.fullmatch(w):
+            out.append(w)
+    return out
+
+
+def terms(*texts: str) -> list[str]:
+    """Index terms of a record's texts: words, sub-words and single characters, unique, capped."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        for w in _words(text):
+            seen.setdefault(w, None)
+        for ch in _CJK.findall(text or ""):
+            seen.setdefault(ch, None)
+    return list(seen)[:MAX_TERMS]
+
+
+def query_terms(q: str) -> list[str]:
+    """Terms a query needs, all of them: its words (a word the index may lack falls back to its characters)."""
+    out: dict[str, None] = {}
+    for w in _jieba().cut((q or "").lower()):
+        w = w.strip()
+        if w and _WORD.fullmatch(w):
+            out.setdefault(w, None)
+    return list(out)[:20]
