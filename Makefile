@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .PHONY: help venv up down ps logs test test-unit docs lint compose-config clean bench bench-intake bench-ocr \
-	bench-triage bench-routing train-triage eval-triage replay-dlq
+	bench-triage bench-routing train-triage eval-triage replay-dlq seed-history report verify-archive
 
 help:
 	@echo "make up       bring up Kafka, the MongoDB-wire server and every service (prints addresses)"
@@ -79,6 +79,18 @@ bench-intake: $(PY)
 
 replay-dlq: $(PY)
 	$(PY) -m shared.dlq $(TOPIC) $(if $(SERVICE),--service $(SERVICE),) $(if $(DRY),--dry-run,)
+
+seed-history: $(PY)  ## a month of past cases into the archive: make seed-history MONTH=2026-10
+	$(PY) -m deploy.demo_history --month $(MONTH)
+
+report: $(PY)  ## the review-meeting report: make report PERIOD=2026-10 (or 2026-Q4) → reports/*.xlsx and *.pdf
+	@mkdir -p reports
+	curl -sf "http://127.0.0.1:8000/api/v1/analysis/report?period=$(PERIOD)&format=xlsx" -o reports/complaints-$(PERIOD).xlsx
+	curl -sf "http://127.0.0.1:8000/api/v1/analysis/report?period=$(PERIOD)&format=pdf" -o reports/complaints-$(PERIOD).pdf
+	@echo "reports/complaints-$(PERIOD).xlsx reports/complaints-$(PERIOD).pdf"
+
+verify-archive: $(PY)  ## check every case's hash chain (or CASE=<id>); exits 1 on tampering
+	$(PY) -m services.archive.verify $(if $(CASE),--case $(CASE),)
 
 docs: $(PY)
 	$(PY) -m shared.asyncapi docs/asyncapi.json

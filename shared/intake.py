@@ -41,6 +41,8 @@ class ComplainantIn(BaseModel):
     name: str = Field("", max_length=100, description="投诉人姓名 / name")
     phone: str = Field("", max_length=40, description="联系电话 / phone")
     unit: str = Field("", max_length=200, description="住址 楼栋/单元/房号 / building, unit, room")
+    email: str = Field("", max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                       description="电子邮箱 / email for status notices (optional)")
 
     @field_validator("phone")
     @classmethod

@@ -92,8 +92,13 @@ def complaint(estate_id: str = "e-lakeside", text: str = "楼道灯坏了一周�
     return body
 
 
+LIFECYCLE_TYPES = {"ComplaintReceived", "ComplaintTriaged", "ComplaintAssigned", "ComplaintResolved",
+                   "FollowUpRecorded", "ComplaintReopened", "ComplaintClosed"}
+
+
 def types_of(case: dict[str, Any]) -> list[str]:
-    return [t["type"] for t in case["timeline"]]
+    """The lifecycle steps on a case's timeline (leaving out notices, callback tasks, warnings and the like)."""
+    return [t["type"] for t in case["timeline"] if t["type"] in LIFECYCLE_TYPES]
 
 
 def dumps(obj: Any) -> bytes:

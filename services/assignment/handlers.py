@@ -231,6 +231,14 @@ async def dispatch_waiting(store: AggregateStore, org: OrgDirectory, estate_id: 
     return done
 
 
+ORDER = [Severity.minor, Severity.general, Severity.major, Severity.emergency]
+
+
+def raised(severity: Severity) -> Severity:
+    """One step more urgent (轻微→一般→重大→特急); an emergency stays one."""
+    return ORDER[min(ORDER.index(severity) + 1, len(ORDER) - 1)]
+
+
 async def reassign_reopened(event: Envelope[ComplaintReopened], *, store: AggregateStore,
                             org: OrgDirectory) -> None:
     load = await open_load(store.collection, event.estate_id)
@@ -239,11 +247,12 @@ async def reassign_reopened(event: Envelope[ComplaintReopened], *, store: Aggreg
     def decide(doc: dict[str, Any] | None) -> Decision:
         if doc is None or doc.get("status") != "resolved" or doc.get("round", 0) >= event.payload.round:
             return Decision()
-        severity = Severity(doc["severity"])
+        severity = raised(Severity(doc["severity"]))  # unsatisfied at the callback: one step more urgent
         clocks = new_clocks(org, event.estate_id, severity, at)
         r = route(org, event.estate_id, doc["category"], doc["subcategory"], doc["valid"])
         pick = pick_handler(org, event.estate_id, r, load, at, emergency=severity is Severity.emergency)
-        base = {"round": event.payload.round, **_clock_fields(org, event.estate_id, clocks)}
+        base = {"round": event.payload.round, "severity": severity.value, "paused_at": None,
+                **_clock_fields(org, event.estate_id, clocks)}
         if pick.person is None:
             fields, queued = _queued_fields(pick, r.department, at)
             return Decision(changes={**base, **fields}, events=[event.child(queued)])

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.archive import queries
+from services.operator_api.archive_routes import build_archive_router
 from services.operator_api.config import OperatorApiSettings
 from services.operator_api.directory import build_clock_router, build_directory_router
 from services.operator_api.entrypoints import build_docs_router, build_router
+from shared.communications import CommunicationLog
 from shared.directory_feed import follow_directory
 from shared.http import install_intake_guards
 from shared.intake import IntakeStore
@@ -33,6 +35,9 @@ def build_app(settings: OperatorApiSettings | None = None) -> FastAPI:
     app.include_router(build_router(org=org, settings=settings, archive_db=archive_db, own_db=rt.db,
                                     command_relay=command_relay, intake=intake))
     app.include_router(build_directory_router(org, settings))
+    comms = CommunicationLog(rt.db["communications"], rt.relay("communications"), settings)
+    app.include_router(build_archive_router(org=org, settings=settings, archive_db=archive_db, comms=comms,
+                                            imports=rt.db, import_relay=rt.relay("imports")))
     app.include_router(build_clock_router(org, settings, archive_db))
     app.include_router(build_docs_router(settings))
     return app

@@ -1,7 +1,7 @@
 """HTTP routes of the operator API: thin, each validates, calls one handler or query, and answers."""
 
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
@@ -39,8 +39,8 @@ from shared.intake import Accepted, ComplaintIn, IntakeStore, Submission
 from shared.org import OrgDirectory
 from shared.outbox import OutboxRelay
 from shared.scope import Scope
-from shared.terms import Channel, Satisfaction, Status
-from shared.workcal import add_working_days
+from shared.terms import Category, Channel, Satisfaction, Status
+from shared.workcal import LOCAL_TZ, add_working_days
 
 
 class OperatorComplaintIn(ComplaintIn):
@@ -140,11 +140,19 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
         scope: ScopeDep, estate_id: str | None = Query(None, max_length=64),
         status: Status | None = None, needs_review: bool | None = None, channel: Channel | None = None,
         page: int = Query(1, ge=1, le=10_000), page_size: int = Query(20, ge=1, le=100),
+        category: Category | None = None, q: str | None = Query(None, max_length=100, description="关键词 keywords"),
+        received_from: date | None = None, received_to: date | None = Query(None, description="exclusive"),
+        complainant: str | None = Query(None, max_length=40, description="投诉人电话 complainant's phone"),
     ) -> dict[str, Any]:
+        def local(d: date | None) -> datetime | None:
+            return datetime.combine(d, time(0), tzinfo=LOCAL_TZ) if d else None
+
         return await queries.list_cases(archive_db, scope, estate_id=estate_id,
                                         status=status.value if status else None, needs_review=needs_review,
                                         channel=channel.value if channel else None, page=page,
-                                        page_size=page_size)
+                                        page_size=page_size, category=category.value if category else None, q=q,
+                                        received_from=local(received_from), received_to=local(received_to),
+                                        complainant=complainant)
 
     @router.get("/complaints/{complaint_id}", tags=["cases 投诉"], summary="投诉详情 Complete record")
     async def get_complaint(scope: ScopeDep, complaint_id: str) -> dict[str, Any]:

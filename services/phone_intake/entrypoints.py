@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.phone_intake.domain import TranscriptError, Turn, parse_text, role_of
 from services.phone_intake.handlers import CallFacts, UnknownLine, take_call
+from shared.communications import CommunicationLog
 from shared.intake import IntakeStore
 from shared.org import OrgDirectory
 from shared.originals import Original
@@ -69,7 +70,8 @@ class CallIn(BaseModel):
         return self
 
 
-def build_router(store: IntakeStore, org: OrgDirectory, archive_db: AsyncDatabase) -> APIRouter:
+def build_router(store: IntakeStore, comms: CommunicationLog, org: OrgDirectory, archive_db: AsyncDatabase
+                 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["phone 电话"])
 
     @router.post("/calls", status_code=202, summary="通话转写 A finished call from the CTI system",
@@ -84,7 +86,7 @@ def build_router(store: IntakeStore, org: OrgDirectory, archive_db: AsyncDatabas
                               call.started_at, call.ended_at, call.caller_name, call.unit)
             recording = (Original(base64.b64decode(call.recording.content_base64), call.recording.name,
                                   call.recording.content_type, "recording") if call.recording else None)
-            result = await take_call(store=store, org=org, archive_db=archive_db, facts=facts, turns=turns,
+            result = await take_call(store=store, comms=comms, org=org, archive_db=archive_db, facts=facts, turns=turns,
                                      raw=raw, recording=recording)
         except (TranscriptError, UnknownLine) as exc:
             await store.keep_rejected(raw, str(exc), "phone")

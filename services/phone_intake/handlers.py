@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from services.archive import queries
 from services.phone_intake.domain import Turn, caller_words, demand_of, is_complaint, render
+from shared.communications import CommunicationLog
+from shared.contracts import CommunicationRecorded
 from shared.intake import Accepted, ComplainantIn, ComplaintIn, IntakeStore, Submission
 from shared.masking import mask_phone
 from shared.org import OrgDirectory, estate_named_in, line_owner
@@ -63,12 +64,12 @@ async def place_call(org: OrgDirectory, archive_db: AsyncDatabase, facts: CallFa
     return Placement(group_id, estate_id), household
 
 
-async def take_call(*, store: IntakeStore, org: OrgDirectory, archive_db: AsyncDatabase, facts: CallFacts,
-                    turns: list[Turn], raw: bytes, recording: Original | None) -> dict[str, Any]:
+async def take_call(*, store: IntakeStore, comms: CommunicationLog, org: OrgDirectory, archive_db: AsyncDatabase,
+                    facts: CallFacts, turns: list[Turn], raw: bytes, recording: Original | None) -> dict[str, Any]:
     words = caller_words(turns)
     placement, household = await place_call(org, archive_db, facts, words or render(turns))
     if not is_complaint(words or render(turns)):
-        return await record_enquiry(store.db, placement, facts, turns)
+        return await record_enquiry(comms, placement, facts, turns)
     known = (household or {}).get("complainant") or {}
     unit = facts.unit or (m.group(0) if (m := _UNIT.search(words)) else "") or known.get("unit", "")
     review = placement.review_reason or ("" if words else "no caller turns recognised in the transcript")
@@ -88,19 +89,16 @@ async def take_call(*, store: IntakeStore, org: OrgDirectory, archive_db: AsyncD
     return {"kind": "complaint", **accepted.model_dump(), "known_household": household is not None}
 
 
-async def record_enquiry(db: AsyncDatabase, placement: Placement, facts: CallFacts,
+async def record_enquiry(comms: CommunicationLog, placement: Placement, facts: CallFacts,
                          turns: list[Turn]) -> dict[str, Any]:
     """An enquiry is a communication (沟通记录), not a complaint; the same call twice is one record."""
-    doc = {"_id": f"{placement.group_id}:{facts.call_id}", "communication_id": str(uuid.uuid4()),
-           "group_id": placement.group_id, "estate_id": placement.estate_id, "channel": "phone",
-           "counterpart_phone": facts.caller_number, "counterpart_phone_masked": mask_phone(facts.caller_number),
-           "staff": facts.operator_id, "started_at": facts.started_at, "ended_at": facts.ended_at,
-           "matter": caller_words(turns) or render(turns), "transcript": render(turns), "result": "answered",
-           "recorded_at": datetime.now(UTC)}
-    try:
-        await db["communications"].insert_one(doc)
-        duplicate = False
-    except DuplicateKeyError:
-        doc = await db["communications"].find_one({"_id": doc["_id"]})
-        duplicate = True
+    payload = CommunicationRecorded(
+        communication_id=str(uuid.uuid4()), at=facts.started_at, place="电话 phone", counterpart_type="owner",
+        counterpart_name=facts.caller_name or "来电人", phone=facts.caller_number, unit=facts.unit or "",
+        staff=facts.operator_id or "cti", matter=(caller_words(turns) or render(turns))[:5000],
+        result="已答复 answered", channel="phone")
+    doc, duplicate = await comms.record(
+        doc_id=f"{placement.group_id}:{facts.call_id}", group_id=placement.group_id, estate_id=placement.estate_id,
+        payload=payload, extra={"transcript": render(turns), "ended_at": facts.ended_at,
+                                "counterpart_phone_masked": mask_phone(facts.caller_number)})
     return {"kind": "communication", "communication_id": doc["communication_id"], "duplicate": duplicate}

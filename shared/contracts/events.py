@@ -16,6 +16,7 @@ class Complainant(Payload):
     name: str = Field("", max_length=100, description="Name as given; may be empty for anonymous notes.")
     phone: str = Field("", max_length=40, description="Phone number as given.")
     unit: str = Field("", max_length=200, description="Residence: building/unit/room (楼栋/单元/房号).")
+    email: str = Field("", max_length=254, description="Email for status notices, when given.")
 
 
 class Attachment(Payload):
@@ -205,6 +206,66 @@ class ComplaintEscalated(Payload):
     notice: str = Field(description="督办通知: the supervision notice recorded on the case.")
 
 
+class CallbackScheduled(Payload):
+    """Emitted by follow-up when a callback attempt is due (回访任务), for the person who owns the replies."""
+
+    round: int = Field(ge=1)
+    attempt: int = Field(ge=1)
+    due_at: datetime
+    owner: str = Field("", description="Who received the complaint and so calls back (谁受理、谁回复); '' = desk.")
+
+
+class NoticeSent(Payload):
+    """Emitted by follow-up when a status notice reached the complainant's phone or mailbox (告知)."""
+
+    notice_id: str
+    point: str = Field(description="received | assigned | resolved | closed")
+    channel: str = Field(description="sms | email")
+    to_masked: str
+    text: str
+    attempts: int = Field(ge=1)
+    provider_id: str = ""
+
+
+class NoticeFailed(Payload):
+    """Emitted by follow-up when a notice could not be delivered (given up after retries, or refused)."""
+
+    notice_id: str
+    point: str
+    channel: str
+    to_masked: str
+    reason: str
+    attempts: int = Field(ge=0)
+
+
+class CommunicationRecorded(Payload):
+    """Any contact with any counterpart, complaint or not (沟通记录): time, place, counterpart, staff, matter, result.
+
+    Envelope: complaint_id is the communication id (its key); `complaint_id` below links it to a case.
+    """
+
+    communication_id: str
+    at: datetime
+    place: str = Field("", max_length=200, description="地点, e.g. 客服中心, 业主家中, 电话")
+    counterpart_type: str = Field(description="owner | tenant | owners_committee | developer | government | "
+                                              "residents_committee | utility | contractor")
+    counterpart_name: str = Field(max_length=200)
+    phone: str = Field("", max_length=40)
+    unit: str = Field("", max_length=200)
+    staff: str = Field(max_length=100, description="我方人员 / our staff")
+    matter: str = Field(min_length=1, max_length=5_000, description="事由")
+    result: str = Field("", max_length=5_000, description="结果")
+    channel: str = Field("", description="phone | visit | meeting | letter | email | other")
+    complaint_id: str | None = None
+
+
+class HistoryImported(Payload):
+    """A closed case's past events, imported from a previous system into the archive only (历史数据迁移)."""
+
+    source: str = Field(max_length=200)
+    events: list[dict] = Field(min_length=1, max_length=200, description="Envelopes of lifecycle events, in order.")
+
+
 class DirectoryChanged(Payload):
     """Emitted by assignment when the organisation directory changes; every service applies it to its view.
 
@@ -219,5 +280,6 @@ class DirectoryChanged(Payload):
 EVENTS: tuple[type[Payload], ...] = (
     ComplaintReceived, ComplaintTriaged, ComplaintAssigned, ComplaintResolved,
     FollowUpRecorded, ComplaintReopened, ComplaintClosed, ComplaintQueued, ComplaintSentBack, ProgressRecorded,
-    ClocksPaused, ClocksResumed, SlaWarning, ComplaintEscalated, DirectoryChanged,
+    ClocksPaused, ClocksResumed, SlaWarning, ComplaintEscalated, DirectoryChanged, CallbackScheduled, NoticeSent,
+    NoticeFailed, CommunicationRecorded, HistoryImported,
 )

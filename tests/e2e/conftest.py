@@ -14,6 +14,7 @@ import pytest
 
 from deploy.native import dovecot
 from deploy.native import stack as native
+from tests.e2e.sinks import MailSink, SmsGateway
 from tests.helpers import eventually
 
 PORTS = {"operator_api": 18000, "web_intake": 18001, "phone_intake": 18002, "letter_intake": 18003,
@@ -59,12 +60,29 @@ def lift_seed_caps(port: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def center(settings_env: dict[str, str], prefix: str, infra, cleanup) -> Iterator[Center]:
+def sms_gateway() -> Iterator[SmsGateway]:
+    gateway = SmsGateway()
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def mail_sink() -> Iterator[MailSink]:
+    sink = MailSink()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def center(settings_env: dict[str, str], prefix: str, infra, cleanup, sms_gateway, mail_sink) -> Iterator[Center]:
     intake_urls = {n: f"http://127.0.0.1:{p}" for n, p in PORTS.items() if n.endswith("_intake")}
     run_dir = native.ROOT / ".run" / f"test-{prefix}"
     env = {**settings_env, "CC_INTAKE_URLS": json.dumps(intake_urls), "CC_SMTP_PORT": str(SMTP_PORT),
            "CC_ASSIGNMENT_URL": f"http://127.0.0.1:{PORTS['assignment']}",
-           "CC_SCAN_INBOX": str(run_dir / "scan-inbox"), "CC_SCAN_POLL_SECONDS": "0.5"}
+           "CC_SCAN_INBOX": str(run_dir / "scan-inbox"), "CC_SCAN_POLL_SECONDS": "0.5",
+           "CC_SMS_GATEWAY_URL": sms_gateway.url, "CC_NOTICE_SMTP_HOST": "127.0.0.1",
+           "CC_NOTICE_SMTP_PORT": str(mail_sink.port), "CC_NOTICE_RETRY_SCALE": "0.02",
+           "CC_NOTICE_SWEEP_SECONDS": "0.3"}
     mailbox = dovecot.start_dovecot(run_dir / "dovecot", port=IMAP_PORT, users={IMAP_USER: IMAP_PASSWORD})
     env.update({"CC_IMAP_HOST": "127.0.0.1", "CC_IMAP_PORT": str(IMAP_PORT), "CC_IMAP_USER": IMAP_USER,
                 "CC_IMAP_PASSWORD": IMAP_PASSWORD, "CC_IMAP_POLL_SECONDS": "1"})
@@ -100,6 +118,13 @@ async def phone(center: Center) -> AsyncIterator[httpx.AsyncClient]:
 async def ops(center: Center) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=center.url("operator_api"), timeout=15) as c:
         yield c
+
+
+def filed(case: dict) -> bool:
+    """Assigned, with its receipt and judgement filed too (the archive files topics independently)."""
+    from tests.helpers import types_of
+
+    return case["status"] == "assigned" and {"ComplaintReceived", "ComplaintTriaged"} <= set(types_of(case))
 
 
 async def case_where(ops: httpx.AsyncClient, complaint_id: str, predicate, timeout: float = 20.0,

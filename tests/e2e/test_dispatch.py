@@ -17,7 +17,7 @@ from openpyxl import Workbook
 
 from shared.terms import SUBCATEGORY_OF
 from shared.workcal import LOCAL_TZ
-from tests.e2e.conftest import case_where
+from tests.e2e.conftest import case_where, filed
 from tests.helpers import complaint, eventually
 
 ESTATE_HEADERS = ["区域编号", "区域名称", "项目编号", "项目名称", "城市", "项目经理", "工作时间"]
@@ -137,7 +137,7 @@ async def test_emergency_at_night_goes_to_the_on_call_handler_and_their_supervis
     ], tag=tag)
     sent = datetime.now(UTC)
     cid = await submit(web, estate, "3栋燃气管道泄漏，楼道里全是煤气味，非常危险", 3)
-    case = await case_where(ops, cid, lambda c: c["status"] == "assigned", timeout=15)
+    case = await case_where(ops, cid, filed, timeout=15)
     assert case["severity"] == "emergency"
     assert case["assignee"]["staff_id"] == f"s-{tag}-night"
     assert case["supervisor_id"] == f"s-{tag}-sup" and case["notified"] == [f"s-{tag}-sup"]
@@ -154,7 +154,7 @@ async def test_general_complaints_spread_evenly_over_the_handlers_on_duty(ops, w
     texts = ["楼道灯坏了一周", "单元门禁坏了打不开", "车库顶灯不亮", "电梯按钮失灵", "水管漏水要修",
              "楼顶水箱响声很大", "窗户玻璃裂了", "垃圾房门坏了", "消防通道灯不亮"]
     ids = [await submit(web, estate, t, i) for i, t in enumerate(texts)]
-    cases = [await case_where(ops, cid, lambda c: c["status"] == "assigned", timeout=20) for cid in ids]
+    cases = [await case_where(ops, cid, filed, timeout=20) for cid in ids]
     per_person: dict[str, int] = {}
     for c in cases:
         per_person[c["assignee"]["staff_id"]] = per_person.get(c["assignee"]["staff_id"], 0) + 1
@@ -192,7 +192,7 @@ async def test_a_sent_back_case_is_rerouted_to_another_department(ops, web):
         {"staff_id": "eng", "name": "维修工", "department": "engineering", "role": "handler"},
         {"staff_id": "desk", "name": "客服", "department": "service_desk", "role": "handler"}])
     cid = await submit(web, estate, "楼道灯坏了一周了没人修", 1)
-    case = await case_where(ops, cid, lambda c: c["status"] == "assigned")
+    case = await case_where(ops, cid, filed)
     handler = case["assignee"]["staff_id"]
     assert case["assignee"]["department_id"] == "engineering"
 
@@ -218,7 +218,7 @@ async def test_pause_stops_the_clocks_and_resume_moves_the_deadline(ops, web):
     estate, _ = await onboard(ops, [{"staff_id": "h", "name": "维修工", "department": "engineering",
                                      "role": "handler"}])
     cid = await submit(web, estate, "楼道灯坏了一周了没人修", 1)
-    case = await case_where(ops, cid, lambda c: c["status"] == "assigned")
+    case = await case_where(ops, cid, filed)
     due = datetime.fromisoformat(case["sla"]["resolve_due"])
     r = await ops.post(f"/api/v1/complaints/{cid}/pause", json={"by": "客服", "reason": "业主出差，下周才能入户"})
     assert r.status_code in (200, 202), r.text
@@ -243,7 +243,7 @@ async def test_restarting_assignment_neither_loses_nor_repeats_a_timer(center, o
     assert (await ops.put(f"/api/v1/directory/estates/{estate}/sla", json=policy)).status_code == 200
     ids = [await submit(web, estate, t, i) for i, t in enumerate(["楼道灯坏了一周", "单元门禁坏了", "车库顶灯不亮"])]
     for cid in ids:
-        await case_where(ops, cid, lambda c: c["status"] == "assigned")
+        await case_where(ops, cid, filed)
     center.kill("assignment")  # kill -9 with every clock running: warnings and escalations fall due meanwhile
     try:
         await asyncio.sleep(8)
@@ -266,7 +266,7 @@ async def test_a_full_handler_makes_cases_wait_and_the_oldest_goes_first_when_th
                                      "role": "handler", "max_open": "1"}])
     await route_everything_to(ops, estate, "engineering")
     first = await submit(web, estate, "楼道灯坏了一周", 0)
-    case = await case_where(ops, first, lambda c: c["status"] == "assigned")
+    case = await case_where(ops, first, filed)
     second = await submit(web, estate, "单元门禁坏了打不开", 1)
     await case_where(ops, second, lambda c: c["status"] == "waiting", what="second case waits (cap 1)")
     third = await submit(web, estate, "车库顶灯不亮", 2)
@@ -275,6 +275,6 @@ async def test_a_full_handler_makes_cases_wait_and_the_oldest_goes_first_when_th
     by = case["assignee"]["staff_id"]
     r = await ops.post(f"/api/v1/complaints/{first}/resolve", json={"note": "已修好", "by": by})
     assert r.status_code in (200, 202), r.text
-    moved = await case_where(ops, second, lambda c: c["status"] == "assigned", what="oldest waiting case assigned")
+    moved = await case_where(ops, second, filed, what="oldest waiting case assigned")
     assert moved["assignments"][-1]["kind"] == "from_queue"
     assert (await ops.get(f"/api/v1/complaints/{third}")).json()["status"] == "waiting"  # one at a time

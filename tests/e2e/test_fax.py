@@ -8,7 +8,7 @@ import uuid
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from tests.e2e.conftest import SMTP_PORT, case_where
+from tests.e2e.conftest import SMTP_PORT, case_where, filed
 from tests.helpers import eventually
 from tests.scans import render_letter, to_tiff
 
@@ -54,7 +54,7 @@ async def test_a_fax_email_over_smtp_becomes_a_case_with_its_text_sender_and_raw
     await send(msg)
     key = "mid:" + msgid.strip("<>")
     case = await eventually(lambda: find_by_source(ops, key), timeout=60, what="the fax case")
-    case = await case_where(ops, case["complaint_id"], lambda c: c["status"] == "assigned", timeout=30)
+    case = await case_where(ops, case["complaint_id"], filed, timeout=30)
 
     assert case["channel"] == "fax" and case["estate_id"] == "e-sunrise"
     assert "地下车库积水" in case["text"] and "第二页" in case["text"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.e2e.conftest import case_where
+from tests.e2e.conftest import case_where, filed
 from tests.helpers import eventually
 from tests.scans import render_letter, to_jpeg, to_pdf, to_png, to_tiff
 
@@ -27,7 +27,7 @@ async def test_an_uploaded_two_page_letter_becomes_one_case_with_its_text_and_sc
                                    files=files)
         assert again.status_code == 200 and again.json()["complaint_id"] == r.json()["complaint_id"]
 
-    case = await case_where(ops, r.json()["complaint_id"], lambda c: c["status"] == "assigned", timeout=30)
+    case = await case_where(ops, r.json()["complaint_id"], filed, timeout=30)
     assert case["channel"] == "letter"
     assert "楼道灯" in case["text"] and "楼梯间" in case["text"]
     assert case["complainant"]["phone"] == "13812341234" and case["complainant"]["unit"] == "3栋2单元1201"
@@ -49,7 +49,7 @@ async def test_a_multi_page_tiff_and_a_pdf_are_each_one_letter(center, ops):
                                 files=[("files", ("note.pdf", pdf, "application/pdf"))])
     assert r1.status_code == 202 and r1.json()["pages"] == 2
     assert r2.status_code == 202 and r2.json()["pages"] == 1
-    note = await case_where(ops, r2.json()["complaint_id"], lambda c: c["status"] == "assigned", timeout=30)
+    note = await case_where(ops, r2.json()["complaint_id"], filed, timeout=30)
     assert note["channel"] == "mailbox" and "活动室" in note["text"] and note["severity"] == "minor"
 
 
@@ -68,7 +68,7 @@ async def test_a_corrupt_upload_is_kept_as_a_case_for_review_not_lost(center, op
         empty = await letters.post("/api/v1/scans", data={"estate_id": "e-lakeside"},
                                    files=[("files", ("x.png", b"", "image/png"))])
         assert empty.status_code == 422
-    case = await case_where(ops, r.json()["complaint_id"], lambda c: c["status"] == "assigned", timeout=30)
+    case = await case_where(ops, r.json()["complaint_id"], filed, timeout=30)
     assert case["needs_review"] is True and case["triage"]["needs_review"] is True
 
 
@@ -83,7 +83,7 @@ async def test_a_scan_dropped_in_the_scanner_folder_becomes_a_case_and_moves_to_
     done = inbox / "processed" / "e-sunrise" / "letter" / f"{marker}.png.reason.txt"
     await eventually(lambda: _exists(done), timeout=60, what="the scan moved to processed/")
     tracking_no = done.read_text().strip()
-    case = await case_where(ops, tracking_no, lambda c: c["status"] == "assigned", timeout=30)
+    case = await case_where(ops, tracking_no, filed, timeout=30)
     assert case["estate_id"] == "e-sunrise" and case["channel"] == "letter" and "电梯" in case["text"]
 
 

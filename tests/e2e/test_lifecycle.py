@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.conftest import case_where
+from tests.e2e.conftest import case_where, filed
 from tests.helpers import complaint, types_of
 
 LIFECYCLE = ["ComplaintReceived", "ComplaintTriaged", "ComplaintAssigned", "ComplaintResolved",
@@ -21,9 +21,9 @@ async def test_web_complaint_is_assigned_with_classification_assignee_and_sla(we
     accepted = await submit(web)
     assert accepted["tracking_no"].startswith("TS")
 
-    case = await case_where(ops, accepted["complaint_id"], lambda c: c["status"] == "assigned", timeout=10,
+    case = await case_where(ops, accepted["complaint_id"], filed, timeout=10,
                             what="assigned within 10 s")
-    case = await case_where(ops, accepted["complaint_id"], lambda c: len(c["timeline"]) == 3)
+    case = await case_where(ops, accepted["complaint_id"], lambda c: len(types_of(c)) == 3)
 
     assert case["category"] == "service" and case["subcategory"] == "repair"
     assert case["severity"] == "general" and case["valid"] is True
@@ -35,7 +35,7 @@ async def test_web_complaint_is_assigned_with_classification_assignee_and_sla(we
 
 async def test_resolve_and_satisfied_callback_close_the_case_with_every_step_in_order(web, ops):
     cid = (await submit(web))["complaint_id"]
-    await case_where(ops, cid, lambda c: c["status"] == "assigned")
+    await case_where(ops, cid, filed)
 
     r = await ops.post(f"/api/v1/complaints/{cid}/resolve", json={"note": "已更换灯泡", "by": "s-lk-eng-1"})
     assert r.status_code in (200, 202), r.text
@@ -44,7 +44,7 @@ async def test_resolve_and_satisfied_callback_close_the_case_with_every_step_in_
                        json={"reached": True, "satisfaction": "satisfied", "note": "灯亮了"})
     assert r.status_code in (200, 202), r.text
 
-    case = await case_where(ops, cid, lambda c: c["status"] == "closed" and len(c["timeline"]) == 6)
+    case = await case_where(ops, cid, lambda c: c["status"] == "closed" and len(types_of(c)) == 6)
     assert types_of(case) == LIFECYCLE
     times = [t["at"] for t in case["timeline"]]
     assert times == sorted(times)
@@ -53,14 +53,14 @@ async def test_resolve_and_satisfied_callback_close_the_case_with_every_step_in_
 
 async def test_unsatisfied_callback_reopens_and_assigns_again(web, ops):
     cid = (await submit(web, estate_id="e-sunrise", text="电梯坏了三天没人修"))["complaint_id"]
-    await case_where(ops, cid, lambda c: c["status"] == "assigned")
+    await case_where(ops, cid, filed)
     await ops.post(f"/api/v1/complaints/{cid}/resolve", json={"note": "已修复", "by": "s-sr-eng-1"})
     await case_where(ops, cid, lambda c: c["status"] == "resolved")
 
     await ops.post(f"/api/v1/complaints/{cid}/callbacks",
                    json={"reached": True, "satisfaction": "unsatisfied", "note": "还是坏的"})
 
-    case = await case_where(ops, cid, lambda c: c["status"] == "assigned" and len(c["timeline"]) == 7,
+    case = await case_where(ops, cid, lambda c: filed(c) and len(types_of(c)) == 7,
                             what="reopened and assigned again in round 2")
     assert case["round"] == 2
     assert types_of(case)[3:] == ["ComplaintResolved", "FollowUpRecorded", "ComplaintReopened",
@@ -72,7 +72,7 @@ async def test_operator_intake_by_phone_records_channel_and_receiver(ops):
     body = complaint(text="小区门口垃圾堆了三天没人清理", channel="phone", receiver="op-001")
     r = await ops.post("/api/v1/complaints", json=body)
     assert r.status_code == 202, r.text
-    case = await case_where(ops, r.json()["complaint_id"], lambda c: c["status"] == "assigned")
+    case = await case_where(ops, r.json()["complaint_id"], filed)
     assert case["channel"] == "phone" and case["receiver"] == "op-001"
     assert case["subcategory"] == "cleaning"
     assert r.json()["tracking_no"][10] == "O"
@@ -81,7 +81,7 @@ async def test_operator_intake_by_phone_records_channel_and_receiver(ops):
 async def test_queue_lists_in_scope_by_nearest_deadline_with_masked_personal_data(web, ops):
     ids = [(await submit(web, text=t))["complaint_id"] for t in ("厨房燃气味很重", "建议多种点花")]
     for cid in ids:
-        await case_where(ops, cid, lambda c: c["status"] == "assigned")
+        await case_where(ops, cid, filed)
 
     r = await ops.get("/api/v1/complaints", params={"estate_id": "e-lakeside", "status": "assigned",
                                                     "page_size": 100})
@@ -97,7 +97,7 @@ async def test_queue_lists_in_scope_by_nearest_deadline_with_masked_personal_dat
 
 async def test_other_estates_and_groups_are_invisible(web, ops):
     cid = (await submit(web))["complaint_id"]
-    await case_where(ops, cid, lambda c: c["status"] == "assigned")
+    await case_where(ops, cid, filed)
 
     other_estate = {"X-Estate-Ids": "e-sunrise"}
     assert (await ops.get(f"/api/v1/complaints/{cid}", headers=other_estate)).status_code == 404
@@ -112,7 +112,7 @@ async def test_other_estates_and_groups_are_invisible(web, ops):
 
 async def test_commands_in_the_wrong_state_are_refused_with_409(web, ops):
     cid = (await submit(web))["complaint_id"]
-    await case_where(ops, cid, lambda c: c["status"] == "assigned")
+    await case_where(ops, cid, filed)
     r = await ops.post(f"/api/v1/complaints/{cid}/callbacks", json={"reached": True, "satisfaction": "satisfied"})
     assert r.status_code == 409
     assert "resolved" in r.json()["detail"]
@@ -166,7 +166,7 @@ async def test_proxy_and_staff_relay_intake_record_who_passed_it_on(ops):
                       reported_by="李明（业主之子）")
     r = await ops.post("/api/v1/complaints", json=proxy)
     assert r.status_code == 202, r.text
-    case = await case_where(ops, r.json()["complaint_id"], lambda c: c["status"] == "assigned")
+    case = await case_where(ops, r.json()["complaint_id"], filed)
     assert case["channel"] == "proxy" and case["reported_by"] == "李明（业主之子）"
 
     missing = complaint(text="保洁员说3栋垃圾房满了", channel="staff_relay", receiver="op-002")
@@ -181,7 +181,7 @@ async def test_an_operators_correction_replaces_the_judgement_and_is_kept_for_tr
 
     r = await web.post("/api/v1/complaints", json=complaint(text="门口那块地方又被占了，东西堆得到处都是"))
     cid = r.json()["complaint_id"]
-    await case_where(ops, cid, lambda c: c["status"] == "assigned")
+    await case_where(ops, cid, filed)
 
     bad = await ops.post(f"/api/v1/complaints/{cid}/classification",
                          json={"subcategory": "gas", "severity": "general", "valid": True, "by": "qa-01"})
@@ -206,11 +206,11 @@ async def test_two_households_reporting_one_incident_are_linked_handled_once_and
     first = await web.post("/api/v1/complaints",
                            json=complaint(text="湖畔花园27栋地下室水管爆了，水哗哗往外冒，快来人"))
     root = first.json()["complaint_id"]
-    await case_where(ops, root, lambda c: c["status"] == "assigned")
+    await case_where(ops, root, filed)
     second = await web.post("/api/v1/complaints", json=complaint(
         text="湖畔花园27栋楼下水管爆裂，一楼都淹了快来人",
         complainant={"name": "钱七", "phone": "13600007777", "unit": "27栋1单元101"}))
-    linked = await case_where(ops, second.json()["complaint_id"], lambda c: c["status"] == "assigned")
+    linked = await case_where(ops, second.json()["complaint_id"], filed)
     root_case = (await ops.get(f"/api/v1/complaints/{root}")).json()
 
     assert linked["duplicate_of"] == root and linked["severity"] == "emergency"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 
-from tests.e2e.conftest import case_where
+from tests.e2e.conftest import case_where, filed
 from tests.helpers import complaint
 
 START, END = "2026-11-27T09:00:00+08:00", "2026-11-27T09:04:30+08:00"
@@ -31,7 +31,7 @@ async def test_a_cti_call_becomes_a_case_with_the_callers_words_and_its_transcri
     assert r.json()["kind"] == "complaint"
     cid = r.json()["complaint_id"]
 
-    case = await case_where(ops, cid, lambda c: c["status"] == "assigned")
+    case = await case_where(ops, cid, filed)
     assert case["channel"] == "phone" and case["receiver"] == "op-007" and case["estate_id"] == "e-lakeside"
     assert "天花板都湿了" in case["text"] and "恒安物业客服中心" not in case["text"]
     assert "今天就派人来看看" in case["demand"]
@@ -53,7 +53,7 @@ async def test_a_plain_text_transcript_on_the_group_hotline_finds_the_estate_nam
     r = await phone.post("/api/v1/calls", json=call(transcript=None, transcript_text=text,
                                                     called_line="400-800-1234"))
     assert r.status_code == 202, r.text
-    case = await case_where(ops, r.json()["complaint_id"], lambda c: c["status"] == "assigned")
+    case = await case_where(ops, r.json()["complaint_id"], filed)
     assert case["estate_id"] == "e-sunrise" and case["subcategory"] == "cleaning"
     assert case["needs_review"] is False
 
@@ -63,7 +63,7 @@ async def test_a_webvtt_transcript_is_read_by_speaker(phone, ops):
            "00:00:03.500 --> 00:00:09.000\n<v 业主>电梯坏了三天了，老人上不了楼。\n")
     r = await phone.post("/api/v1/calls", json=call(transcript=None, transcript_text=vtt))
     assert r.status_code == 202, r.text
-    case = await case_where(ops, r.json()["complaint_id"], lambda c: c["status"] == "assigned")
+    case = await case_where(ops, r.json()["complaint_id"], filed)
     assert case["text"] == "电梯坏了三天了，老人上不了楼。" and case["subcategory"] == "lift"
 
 
@@ -80,13 +80,13 @@ async def test_a_known_caller_on_the_hotline_is_placed_in_their_household_and_na
     number = f"139{uuid.uuid4().int % 10**8:08d}"
     first = await web.post("/api/v1/complaints", json=complaint(
         estate_id="e-sunrise", complainant={"name": "赵六", "phone": number, "unit": "8栋3单元501"}))
-    await case_where(ops, first.json()["complaint_id"], lambda c: c["status"] == "assigned")
+    await case_where(ops, first.json()["complaint_id"], filed)
 
     turns = [{"speaker": "业主", "text": "我家门口的楼道灯又坏了，还是没人修。"}]
     r = await phone.post("/api/v1/calls", json=call(transcript=turns, caller_number=number,
                                                     called_line="400-800-1234"))
     assert r.json()["known_household"] is True
-    case = await case_where(ops, r.json()["complaint_id"], lambda c: c["status"] == "assigned")
+    case = await case_where(ops, r.json()["complaint_id"], filed)
     assert case["estate_id"] == "e-sunrise"
     assert case["complainant"]["name"] == "赵六" and case["complainant"]["unit"] == "8栋3单元501"
 
@@ -96,7 +96,7 @@ async def test_an_unidentified_estate_on_the_hotline_goes_to_review_not_lost(pho
     r = await phone.post("/api/v1/calls", json=call(transcript=turns, caller_number="13000000001",
                                                     called_line="400-800-1234"))
     assert r.status_code == 202
-    case = await case_where(ops, r.json()["complaint_id"], lambda c: c["status"] == "assigned")
+    case = await case_where(ops, r.json()["complaint_id"], filed)
     assert case["needs_review"] is True and "estate" in case["review_reason"]
     queue = (await ops.get("/api/v1/complaints", params={"needs_review": "true", "page_size": 100})).json()
     assert r.json()["complaint_id"] in [i["complaint_id"] for i in queue["items"]]
