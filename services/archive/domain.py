@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.masking import mask_complainant
@@ -181,26 +181,31 @@ def fold(events: list[dict[str, Any]]) -> dict[str, Any]:
     return r
 
 
-def chain(timeline: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
-    """Tamper evidence: each timeline entry's hash covers the previous hash, the entry and its event."""
-    by_id = {e["event_id"]: e for e in events}
-    hashes, prev = [], ""
-    for entry in timeline:
-        e = by_id.get(entry["event_id"], {})
-        body = json.dumps({"prev": prev, "entry": {k: v for k, v in entry.items() if k != "hash"},
-                           "payload": e.get("payload")}, sort_keys=True, default=_plain, ensure_ascii=False)
-        prev = hashlib.sha256(body.encode()).hexdigest()
-        hashes.append(prev)
-    return hashes
+def link(prev: str, event: dict[str, Any]) -> str:
+    """Tamper evidence: an event's hash covers the previous event's hash (in filing order) and the event."""
+    body = json.dumps({"prev": prev, "event_id": event["event_id"], "type": event["type"], "at": event["at"],
+                       "payload": event["payload"]}, sort_keys=True, default=_plain, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def chain_problems(events: list[dict[str, Any]]) -> list[str]:
+    """Where the stored filing chain breaks: an event changed, removed or inserted after it was filed."""
+    prev = ""
+    for i, e in enumerate(events):
+        if e.get("hash") != link(prev, e):
+            return [f"event {i + 1} ({TITLE.get(e['type'], e['type'])}) does not match its hash: changed after filing"]
+        prev = e["hash"]
+    return []
 
 
 def _plain(value: Any) -> str:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+    """Datetimes as UTC: MongoDB gives back UTC whatever offset was filed."""
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else str(value)
 
 
 def sealed(record: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The record with each timeline entry carrying its chained hash."""
-    hashes = chain(record["timeline"], events)
-    record["timeline"] = [{**t, "hash": h} for t, h in zip(record["timeline"], hashes, strict=True)]
-    record["chain_head"] = hashes[-1] if hashes else ""
+    """The record with each timeline entry showing its event's hash, and the chain head (the last filed)."""
+    hashes = {e["event_id"]: e.get("hash", "") for e in events}
+    record["timeline"] = [{**t, "hash": hashes.get(t["event_id"], "")} for t in record["timeline"]]
+    record["chain_head"] = events[-1].get("hash", "") if events else ""
     return record

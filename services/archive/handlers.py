@@ -14,7 +14,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from services.archive import counterparts, queries, rollups
-from services.archive.domain import fold, phone_key, sealed
+from services.archive.domain import fold, link, phone_key, sealed
 from services.archive.search import terms
 from shared.aggregate import AggregateStore, Decision
 from shared.contracts import BadMessage, ComplaintReceived, Envelope, HistoryImported, parse
@@ -43,16 +43,19 @@ def record_of(events: list[dict[str, Any]]) -> dict[str, Any]:
 async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
     entry = entry_of(event)
 
+    if isinstance(event.payload, ComplaintReceived):  # before the record shows: a caller is known from then on
+        await remember_household(store.collection.database, event)
+    await check_before_filing(store, event.complaint_id)
+
     def decide(doc: dict[str, Any] | None) -> Decision:
-        events = [*(doc or {}).get("events", []), entry]
+        stored = (doc or {}).get("events", [])
+        events = [*stored, {**entry, "hash": link(stored[-1].get("hash", "") if stored else "", entry)}]
         record = record_of(events)
         changes = {"group_id": event.group_id, "estate_id": event.estate_id, "events": events,
                    "updated_at": datetime.now(UTC), **record}
         changes.update(_rollup_changes(doc, {**changes, "_id": event.complaint_id}, events))
         return Decision(changes=changes)
 
-    if isinstance(event.payload, ComplaintReceived):  # before the record shows: a caller is known from then on
-        await remember_household(store.collection.database, event)
     await store.apply(event.complaint_id, str(event.event_id), decide)
     # The views are derived from the record, so rewriting them on a redelivery converges after a crash.
     await refresh_views(store, event.complaint_id, filing=isinstance(event.payload, ComplaintReceived))
@@ -81,6 +84,23 @@ def _nest(flat: dict[str, float]) -> dict[str, Any]:
         else:
             out[head] = v
     return out
+
+
+async def check_before_filing(store: AggregateStore, complaint_id: str) -> None:
+    """A record is refolded at every filing, which would quietly repair an edited timeline: so before filing,
+    compare what is stored with what its events make, and keep any difference as an integrity alert."""
+    from services.archive.verify import record_problems
+
+    doc = await store.get(complaint_id)
+    if doc is None:
+        return
+    problems = record_problems(doc)
+    if problems:
+        db = store.collection.database
+        await queries.integrity_alerts(db).update_one(
+            {"_id": f"{complaint_id}:{doc.get('version', 0)}"},
+            {"$set": {"complaint_id": complaint_id, "group_id": doc.get("group_id"), "problems": problems,
+                      "at": datetime.now(UTC)}}, upsert=True)
 
 
 async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool = False) -> None:
@@ -146,7 +166,8 @@ def _parse_dates(payload: dict[str, Any]) -> dict[str, Any]:
             out[k] = _parse_dates(v)
         elif isinstance(v, str) and (k.endswith("_at") or k.endswith("_due")):
             try:
-                out[k] = ms(datetime.fromisoformat(v))
+                parsed = datetime.fromisoformat(v)
+                out[k] = ms(parsed.astimezone(UTC)) if parsed.tzinfo else ms(parsed)
             except ValueError:
                 out[k] = v
         else:

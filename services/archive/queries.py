@@ -41,6 +41,11 @@ def ledger(db: AsyncDatabase):
     return db["ledger"]
 
 
+def integrity_alerts(db: AsyncDatabase):
+    """Differences between a stored record and its events found when filing (kept: the refold repairs them)."""
+    return db["integrity_alerts"]
+
+
 def communications(db: AsyncDatabase):
     return db["communications"]
 

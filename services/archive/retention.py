@@ -15,6 +15,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive import queries
+from services.archive.domain import link
 from services.archive.handlers import record_of
 from shared.masking import mask_unit
 
@@ -35,6 +36,16 @@ def anonymised_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def rechained(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Anonymising changes events on purpose: the chain is computed again over what is kept."""
+    out, prev = [], ""
+    for e in events:
+        e = {**e, "hash": link(prev, e)}
+        prev = e["hash"]
+        out.append(e)
+    return out
+
+
 async def sweep(db: AsyncDatabase, *, days: int, action: str, now: datetime | None = None,
                 batch: int = 500) -> dict[str, int]:
     cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
@@ -49,7 +60,7 @@ async def sweep(db: AsyncDatabase, *, days: int, action: str, now: datetime | No
             await queries.ledger(db).update_one({"_id": cid}, {"$set": {"purged_at": datetime.now(UTC), "head": ""}})
             done["purged"] += 1
         else:
-            events = anonymised_events(doc.get("events", []))
+            events = rechained(anonymised_events(doc.get("events", [])))
             record = record_of(events)
             await queries.cases(db).update_one({"_id": cid}, {"$set": {
                 "events": events, **record, "anonymised_at": datetime.now(UTC)}, "$inc": {"version": 1}})

@@ -48,7 +48,8 @@ async def test_a_case_filed_twice_is_counted_once_and_verifies(archive):
     await rollups.apply_pending(db, pending)
     await rollups.apply_pending(db, pending)  # a retry after a crash
     assert (await rollups.rollups(db).find_one({"_id": docs[0]["_id"]}))["received"] == 2  # once, not twice
-    assert (await verify_case(db, record["_id"]))["ok"] is True
+    result = await verify_case(db, record["_id"])
+    assert result["ok"] is True, result
 
 
 async def test_retention_anonymises_closed_cases_and_they_still_verify(archive):

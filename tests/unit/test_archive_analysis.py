@@ -10,18 +10,24 @@ import pytest
 from deploy.demo_history import build
 from services.archive import rollups
 from services.archive.analysis import _figures, period_bounds
-from services.archive.domain import chain
+from services.archive.domain import chain_problems, link
 from services.archive.handlers import record_of
-from services.archive.retention import anonymised_events
+from services.archive.retention import anonymised_events, rechained
 from services.archive.search import query_terms, terms
+from services.archive.verify import record_problems
 from shared.contracts import parse
 
 
 def events_of(case: list[dict]) -> list[dict]:
-    """As the archive stores them: entries with parsed dates."""
+    """As the archive stores them: entries with parsed dates, each chained to the one filed before."""
     from services.archive.handlers import entry_of
 
-    return [entry_of(parse(json.dumps(e, ensure_ascii=False).encode())) for e in case]
+    out, prev = [], ""
+    for e in case:
+        entry = entry_of(parse(json.dumps(e, ensure_ascii=False).encode()))
+        entry["hash"] = prev = link(prev, entry)
+        out.append(entry)
+    return out
 
 
 CASES = build("2026-10", 60)
@@ -80,22 +86,22 @@ def test_chinese_terms_find_words_and_single_characters():
     assert query_terms("天花板 漏水") == ["天花板", "漏水"]
 
 
-def test_the_chain_changes_when_any_entry_or_event_changes():
+def test_the_chain_and_the_timeline_show_any_change_after_filing():
     ev = events_of(CASES[2])
-    record = record_of(ev)
-    assert [t["hash"] for t in record["timeline"]] == chain(record["timeline"], ev)
+    doc = {**record_of(ev), "events": ev}
+    assert record_problems(doc) == []
     tampered = [dict(e) for e in ev]
     tampered[0] = {**tampered[0], "payload": {**tampered[0]["payload"], "text": "改过的内容"}}
-    assert record_of(tampered)["chain_head"] != record["chain_head"]
-    edited = [dict(t) for t in record["timeline"]]
-    edited[1]["summary"] = "篡改"
-    assert chain(edited, ev)[1] != record["timeline"][1]["hash"]
+    assert "event 1" in chain_problems(tampered)[0]
+    edited = {**doc, "timeline": [dict(t) for t in doc["timeline"]]}
+    edited["timeline"][1]["summary"] = "篡改"
+    assert any("entry 2" in p for p in record_problems(edited))
 
 
 def test_anonymising_removes_personal_data_and_reseals():
     ev = events_of(CASES[3])
     before = record_of(ev)
-    after = record_of(anonymised_events(ev))
+    after = record_of(rechained(anonymised_events(ev)))
     c = after["complainant"]
     assert c["name"] == "" and c["phone"] == "" and c["unit"].endswith("****")
     assert after["chain_head"] != before["chain_head"] and after["status"] == before["status"]
