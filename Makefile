@@ -85,9 +85,7 @@ seed-history: $(PY)  ## a month of past cases into the archive: make seed-histor
 
 report: $(PY)  ## the review-meeting report: make report PERIOD=2026-10 (or 2026-Q4) → reports/*.xlsx and *.pdf
 	@mkdir -p reports
-	curl -sf "http://127.0.0.1:8000/api/v1/analysis/report?period=$(PERIOD)&format=xlsx" -o reports/complaints-$(PERIOD).xlsx
-	curl -sf "http://127.0.0.1:8000/api/v1/analysis/report?period=$(PERIOD)&format=pdf" -o reports/complaints-$(PERIOD).pdf
-	@echo "reports/complaints-$(PERIOD).xlsx reports/complaints-$(PERIOD).pdf"
+	$(PY) -m deploy.demo_history --report $(PERIOD) --out reports
 
 verify-archive: $(PY)  ## check every case's hash chain (or CASE=<id>); exits 1 on tampering
 	$(PY) -m services.archive.verify $(if $(CASE),--case $(CASE),)

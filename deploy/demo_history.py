@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -125,18 +127,37 @@ def build(month: str, cases: int, seed: int = 20261127) -> list[list[dict[str, A
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--month", required=True, help="YYYY-MM")
+    parser.add_argument("--month", help="YYYY-MM")
     parser.add_argument("--cases", type=int, default=240)
     parser.add_argument("--api", default="http://127.0.0.1:8000")
     parser.add_argument("--print", action="store_true", help="print the cases as JSON instead of posting")
+    parser.add_argument("--report", metavar="PERIOD", help="instead: download the report of PERIOD as xlsx and pdf")
+    parser.add_argument("--out", default="reports")
+    parser.add_argument("--user", default="admin", help="development account to sign in with")
+    parser.add_argument("--password", default=os.environ.get("CC_DEV_PASSWORD", "Hengan-dev-2026"))
     args = parser.parse_args()
-    data = build(args.month, args.cases)
+    if args.month is None and not args.report:
+        parser.error("--month or --report")
     if args.print:
-        json.dump(data, sys.stdout, ensure_ascii=False)
+        json.dump(build(args.month, args.cases), sys.stdout, ensure_ascii=False)
         return
+    login = httpx.post(f"{args.api}/api/v1/auth/login", json={"username": args.user, "password": args.password},
+                       timeout=30)
+    login.raise_for_status()
+    auth = {"Authorization": f"Bearer {login.json()['token']}"}
+    if args.report:
+        for fmt in ("xlsx", "pdf"):
+            r = httpx.get(f"{args.api}/api/v1/analysis/report", params={"period": args.report, "format": fmt},
+                          headers=auth, timeout=120)
+            r.raise_for_status()
+            path = Path(args.out) / f"complaints-{args.report}.{fmt}"
+            path.write_bytes(r.content)
+            print(path)
+        return
+    data = build(args.month, args.cases)
     for i in range(0, len(data), 100):
         r = httpx.post(f"{args.api}/api/v1/archive/import", json={"source": f"演示历史 {args.month}",
-                                                                  "cases": data[i:i + 100]}, timeout=60)
+                                                                  "cases": data[i:i + 100]}, headers=auth, timeout=60)
         r.raise_for_status()
     print(f"imported {len(data)} past cases of {args.month} into the archive")
 

@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
+from shared.ratelimit import PostRateLimit
+
 log = logging.getLogger(__name__)
 
 
@@ -36,9 +38,12 @@ def summarize(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def install_intake_guards(app: FastAPI, store: Any, max_body_bytes: int, channel: str) -> None:
-    """Bad input gets a clear 422, and what was sent is kept (never a lost complaint)."""
+def install_intake_guards(app: FastAPI, store: Any, max_body_bytes: int, channel: str,
+                          per_minute: int | None = None) -> None:
+    """Bad input gets a clear 422, and what was sent is kept (never a lost complaint); size and rate limits."""
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    if per_minute:
+        app.add_middleware(PostRateLimit, per_minute=per_minute)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDERS = {"change-me", "changeme", "secret", "password", "dev", "test", "placeholder", "xxx"}
 
 
 class _Base(BaseSettings):
@@ -42,6 +46,20 @@ class ServiceSettings(KafkaSettings, MongoSettings, ReliabilitySettings):
     service_host: str = "127.0.0.1"
     log_level: str = "INFO"
     org_seed_path: str = Field("deploy/org_seed.yaml", description="Organisation directory seed (YAML).")
+    intake_per_minute: int = Field(120, ge=1, description="Submissions a minute one address may post (429 after).")
+    environment: Literal["development", "production"] = Field(
+        "development", description="production refuses placeholder secrets and development accounts.")
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> ServiceSettings:
+        """Outside development a secret left at a placeholder stops the service at start (fail fast)."""
+        if self.environment != "production":
+            return self
+        for name, value in self.model_dump().items():
+            secretish = any(w in name for w in ("password", "secret", "_key", "token"))
+            if secretish and isinstance(value, str) and value.strip().lower() in PLACEHOLDERS:
+                raise ValueError(f"CC_{name.upper()} is a placeholder ({value!r}); set a real secret in production")
+        return self
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}.{name}"

@@ -114,7 +114,7 @@ ZH: dict[str, str] = {
     # SLA clocks (时限) and the escalation ladder (升级)
     "acknowledge": "接单", "first_response": "到场/首次响应", "resolve": "处理完成", "followup": "回访",
     "handler": "处理人", "supervisor": "主管", "estate_manager": "项目经理", "region_quality": "区域品质",
-    "operator": "坐席",
+    "operator": "坐席", "group_admin": "集团管理员", "integration": "系统接口",
     # assignment kinds
     "initial": "首次派单", "linked": "并单", "send_back": "退单改派", "reassign": "手工改派", "reopen": "重开派单",
     "from_queue": "待派转派", "reclassified": "更正判定后派单",

@@ -372,6 +372,10 @@ def up(stack: Stack, infra_only: bool = False) -> None:
     log(f"scanner folder: {ROOT / '.run' / 'scan-inbox'}/<estate_id>/<letter|mailbox>/")
     log("fax-to-email: SMTP 127.0.0.1:2525")
     log("operator API: http://127.0.0.1:8000/docs   AsyncAPI: http://127.0.0.1:8000/asyncapi.json")
+    log("sign in (development accounts, password Hengan-dev-2026): admin (group admin), op-lk / op-sr "
+        "(operators of 湖畔花园 / 朝阳苑), handler-lk, supervisor-lk, manager-lk, quality-east")
+    log("  curl -s -X POST http://127.0.0.1:8000/api/v1/auth/login -H 'content-type: application/json' "
+        "-d '{\"username\": \"op-lk\", \"password\": \"Hengan-dev-2026\"}'   → token for Authorization: Bearer")
 
 
 def down(stack: Stack) -> None:

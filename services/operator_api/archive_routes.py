@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive import analysis, queries, reports, verify
 from services.operator_api.config import OperatorApiSettings
-from services.operator_api.entrypoints import jsonable, scope_dependency
+from services.operator_api.entrypoints import jsonable, require, scope_dependency
 from shared.communications import CommunicationLog
 from shared.contracts import BadMessage, CommunicationRecorded, Envelope, HistoryImported, parse
 from shared.org import OrgDirectory
@@ -55,6 +55,8 @@ def build_archive_router(*, org: OrgDirectory, settings: OperatorApiSettings, ar
                          comms: CommunicationLog, imports: AsyncDatabase, import_relay: OutboxRelay) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     ScopeDep = Annotated[Scope, Depends(scope_dependency(org, settings))]
+    analysts = [Depends(require(settings, "supervisor", "estate_manager", "region_quality", "group_admin"))]
+    admin = [Depends(require(settings, "group_admin"))]
 
     @router.get("/callbacks", tags=["follow-up 回访"], summary="回访任务 Callbacks due, earliest first")
     async def callbacks(scope: ScopeDep, owner: str | None = Query(None, max_length=100),
@@ -111,7 +113,8 @@ def build_archive_router(*, org: OrgDirectory, settings: OperatorApiSettings, ar
         found = await queries.lookup_household(archive_db, scope, phone=phone, unit=unit, estate_id=estate_id)
         return jsonable(found or {"found": False})
 
-    @router.get("/analysis/rollup", tags=["analysis 分析"], summary="统计 Figures for complaints received in a period")
+    @router.get("/analysis/rollup", dependencies=analysts,
+                tags=["analysis 分析"], summary="统计 Figures for complaints received in a period")
     async def rollup(scope: ScopeDep, period: str | None = Query(None, max_length=10),
                      date_from: date | None = Query(None, alias="from"), date_to: date | None = Query(None, alias="to"),
                      estate_id: str | None = Query(None, max_length=64),
@@ -137,7 +140,7 @@ def build_archive_router(*, org: OrgDirectory, settings: OperatorApiSettings, ar
         data.pop("raw", None)
         return data
 
-    @router.get("/analysis/report", tags=["analysis 分析"],
+    @router.get("/analysis/report", dependencies=analysts, tags=["analysis 分析"],
                 summary="会审报告 Monthly/quarterly review report: Excel, PDF or JSON",
                 responses={200: {"content": {"application/pdf": {}, "application/vnd.openxmlformats-officedocument."
                                                                      "spreadsheetml.sheet": {}}}})
@@ -164,11 +167,12 @@ def build_archive_router(*, org: OrgDirectory, settings: OperatorApiSettings, ar
             raise HTTPException(404, "complaint not found")
         return await verify.verify_case(archive_db, case["complaint_id"])
 
-    @router.post("/archive/verify", tags=["archive 档案"], summary="校验 Verify every case of the group")
+    @router.post("/archive/verify", dependencies=admin,
+                 tags=["archive 档案"], summary="校验 Verify every case of the group")
     async def verify_group(scope: ScopeDep):
         return jsonable(await verify.verify_all(archive_db, scope.group_id))
 
-    @router.post("/archive/import", status_code=202, tags=["archive 档案"],
+    @router.post("/archive/import", dependencies=admin, status_code=202, tags=["archive 档案"],
                  summary="历史数据迁移 Import past cases from a previous system into the archive")
     async def import_history(scope: ScopeDep, body: HistoryIn):
         envelopes = []

@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive import queries
 from services.operator_api.config import OperatorApiSettings
-from services.operator_api.entrypoints import scope_dependency
+from services.operator_api.entrypoints import require, scope_dependency
 from shared.org import CalendarNotice, EstatePlacement, OrgDirectory, Routing, Shift, SlaPolicy, Staff
 from shared.scope import Scope
 
@@ -23,6 +23,8 @@ from shared.scope import Scope
 def build_directory_router(org: OrgDirectory, settings: OperatorApiSettings) -> APIRouter:
     router = APIRouter(prefix="/api/v1/directory", tags=["directory 组织架构"])
     ScopeDep = Annotated[Scope, Depends(scope_dependency(org, settings))]
+    admin = [Depends(require(settings, "group_admin"))]
+    managers = [Depends(require(settings, "group_admin", "estate_manager"))]
 
     async def forward(scope: Scope, method: str, path: str, *, params: dict[str, Any] | None = None,
                       json_body: Any = None, files: dict[str, Any] | None = None) -> httpx.Response:
@@ -60,7 +62,8 @@ def build_directory_router(org: OrgDirectory, settings: OperatorApiSettings) -> 
         estate_in_scope(scope, estate_id)
         return relay(await forward(scope, "GET", f"estates/{estate_id}"))
 
-    @router.put("/estates/{estate_id}", summary="项目维护 Add or change one estate (and its region)")
+    @router.put("/estates/{estate_id}", dependencies=admin,
+                summary="项目维护 Add or change one estate (and its region)")
     async def put_estate(scope: ScopeDep, estate_id: str, body: EstatePlacement):
         if org.group_of(estate_id) is not None:
             estate_in_scope(scope, estate_id)
@@ -80,7 +83,8 @@ def build_directory_router(org: OrgDirectory, settings: OperatorApiSettings) -> 
             return relay(r)
         return [s for s in r.json() if s["estate"] in scope.estate_ids]
 
-    @router.put("/staff/{staff_id}", summary="人员维护 Add or change a person: rota, skills, leave, cap")
+    @router.put("/staff/{staff_id}", dependencies=managers,
+                summary="人员维护 Add or change a person: rota, skills, leave, cap")
     async def put_staff(scope: ScopeDep, staff_id: str, body: Staff):
         if body.estate:
             estate_in_scope(scope, body.estate)
@@ -88,7 +92,8 @@ def build_directory_router(org: OrgDirectory, settings: OperatorApiSettings) -> 
             whole_group(scope)
         return relay(await forward(scope, "PUT", f"staff/{staff_id}", json_body=body.model_dump()))
 
-    @router.post("/import/{kind}", summary="批量导入 Import estates or staff from Excel (.xlsx) or CSV",
+    @router.post("/import/{kind}", dependencies=admin,
+                 summary="批量导入 Import estates or staff from Excel (.xlsx) or CSV",
                  description="Good rows load and bad rows are reported by spreadsheet row number (mode=partial); "
                              "mode=all_or_nothing loads nothing when any row is bad; dry_run only checks.")
     async def import_file(scope: ScopeDep, kind: Literal["estates", "staff"], file: UploadFile,
@@ -98,28 +103,31 @@ def build_directory_router(org: OrgDirectory, settings: OperatorApiSettings) -> 
         return relay(await forward(scope, "POST", f"import/{kind}", params={"mode": mode, "dry_run": str(dry_run)},
                                    files={"file": (file.filename or "upload", data, file.content_type)}))
 
-    @router.put("/shifts/{shift_id}", summary="班次 Add or change a duty shift of the group (local time)")
+    @router.put("/shifts/{shift_id}", dependencies=admin,
+                summary="班次 Add or change a duty shift of the group (local time)")
     async def put_shift(scope: ScopeDep, shift_id: str, body: Shift):
         whole_group(scope)
         return relay(await forward(scope, "PUT", f"shifts/{shift_id}", json_body=body.model_dump()))
 
-    @router.put("/sla", summary="集团时限 The group's deadlines, warning share and escalation ladder")
+    @router.put("/sla", dependencies=admin,
+                summary="集团时限 The group's deadlines, warning share and escalation ladder")
     async def group_sla(scope: ScopeDep, body: SlaPolicy):
         whole_group(scope)
         return relay(await forward(scope, "PUT", "sla", json_body=json.loads(body.model_dump_json())))
 
-    @router.put("/routing", summary="集团派单规则 The group's routing rules")
+    @router.put("/routing", dependencies=admin, summary="集团派单规则 The group's routing rules")
     async def group_routing(scope: ScopeDep, body: Routing):
         whole_group(scope)
         return relay(await forward(scope, "PUT", "routing", json_body=body.model_dump()))
 
-    @router.put("/estates/{estate_id}/sla", summary="项目时限 An estate's own deadlines (null: back to the group's)")
+    @router.put("/estates/{estate_id}/sla", dependencies=managers,
+                summary="项目时限 An estate's own deadlines (null: back to the group's)")
     async def estate_sla(scope: ScopeDep, estate_id: str, body: SlaPolicy | None = None):
         estate_in_scope(scope, estate_id)
         return relay(await forward(scope, "PUT", f"estates/{estate_id}/sla",
                                    json_body=json.loads(body.model_dump_json()) if body else None))
 
-    @router.put("/estates/{estate_id}/routing", summary="项目派单规则 An estate's overriding rules")
+    @router.put("/estates/{estate_id}/routing", dependencies=admin, summary="项目派单规则 An estate's overriding rules")
     async def estate_routing(scope: ScopeDep, estate_id: str, body: Routing | None = None):
         estate_in_scope(scope, estate_id)
         return relay(await forward(scope, "PUT", f"estates/{estate_id}/routing",
@@ -129,7 +137,8 @@ def build_directory_router(org: OrgDirectory, settings: OperatorApiSettings) -> 
     async def calendar(scope: ScopeDep, year: Annotated[int, Path(ge=2000, le=2100)]):
         return relay(await forward(scope, "GET", f"calendar/{year}"))
 
-    @router.put("/calendar/{year}", summary="录入放假通知 Enter the State Council's holiday notice for a year")
+    @router.put("/calendar/{year}", dependencies=admin,
+                summary="录入放假通知 Enter the State Council's holiday notice for a year")
     async def put_calendar(scope: ScopeDep, year: Annotated[int, Path(ge=2000, le=2100)], body: CalendarNotice):
         whole_group(scope)
         return relay(await forward(scope, "PUT", f"calendar/{year}", json_body=json.loads(body.model_dump_json())))

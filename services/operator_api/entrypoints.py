@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive import queries
+from services.operator_api.auth import SESSION_COOKIE, AuthStore, Principal
 from services.operator_api.config import OperatorApiSettings
 from services.operator_api.domain import (
     CaseStateConflict,
@@ -39,7 +40,7 @@ from shared.intake import Accepted, ComplaintIn, IntakeStore, Submission
 from shared.org import OrgDirectory
 from shared.outbox import OutboxRelay
 from shared.scope import Scope
-from shared.terms import Category, Channel, Satisfaction, Status
+from shared.terms import SEVERITY_ZH, ZH, Category, Channel, Satisfaction, Status
 from shared.workcal import LOCAL_TZ, add_working_days
 
 
@@ -48,7 +49,7 @@ class OperatorComplaintIn(ComplaintIn):
 
     channel: Literal["phone", "visit", "proxy", "staff_relay", "letter", "mailbox", "fax", "email"] = Field(
         description="投诉途径 / channel")
-    receiver: str = Field(min_length=1, max_length=100, description="受理人 / operator who received it")
+    receiver: str = Field("", max_length=100, description="受理人 / who received it (default: the signed-in person)")
     reported_by: str = Field("", max_length=200,
                              description="委托人 (proxy) or 转述员工 (staff relay): who passed the complaint on")
 
@@ -105,18 +106,50 @@ class CallbackIn(BaseModel):
     by: str = Field("", max_length=100)
 
 
-def scope_dependency(org: OrgDirectory, settings: OperatorApiSettings):
-    """The caller's scope. Until sign-in lands, headers may narrow the development scope; never widen it."""
+async def authenticate(request: Request, settings: OperatorApiSettings) -> Principal:
+    """Who is calling: a session (cookie or bearer token) or an API key; 401 without either."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    auth: AuthStore = request.app.state.auth
+    principal = None
+    key = request.headers.get("x-api-key")
+    bearer = request.headers.get("authorization", "")
+    token = bearer[7:].strip() if bearer.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE)
+    if key:
+        principal = await auth.from_key(key)
+    elif token:
+        principal = await auth.from_session(token)
+    if principal is None and not settings.auth_required and not (key or token):
+        group = settings.dev_group_id
+        principal = Principal("dev", "dev", "group_admin", group, auth.scope_of(group, [], []), "development")
+    if principal is None:
+        raise HTTPException(status_code=401, detail="请先登录 sign in first (session or API key)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    request.state.principal = principal
+    return principal
 
-    def get_scope(x_group_id: Annotated[str | None, Header(max_length=64)] = None,
-                  x_estate_ids: Annotated[str | None, Header(max_length=4000)] = None) -> Scope:
-        group_id = x_group_id or settings.dev_group_id
-        estates = {e.id for e in org.estates_of(group_id)}
-        if x_estate_ids:
-            estates &= {e.strip() for e in x_estate_ids.split(",") if e.strip()}
-        return Scope(group_id=group_id, estate_ids=frozenset(estates))
+
+def scope_dependency(org: OrgDirectory, settings: OperatorApiSettings):
+    """The caller's scope, from their session or API key: every query and command takes it."""
+
+    async def get_scope(request: Request) -> Scope:
+        return (await authenticate(request, settings)).scope
 
     return get_scope
+
+
+def require(settings: OperatorApiSettings, *roles: str):
+    """Only these roles (403 for others in scope)."""
+
+    async def check(request: Request) -> Principal:
+        principal = await authenticate(request, settings)
+        if principal.role not in roles:
+            raise HTTPException(status_code=403, detail=f"角色 {principal.role} 无权操作 role {principal.role} may "
+                                                        f"not do this")
+        return principal
+
+    return check
 
 
 def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db: AsyncDatabase,
@@ -129,6 +162,10 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
         if case is None:
             raise HTTPException(status_code=404, detail="complaint not found")
         return case
+
+    @router.get("/terms", tags=["directory 组织"], summary="术语 Chinese labels of every code (one mapping)")
+    async def terms(scope: ScopeDep) -> dict[str, Any]:
+        return {"zh": ZH, "severity": SEVERITY_ZH}
 
     @router.get("/estates", tags=["directory 组织"], summary="我的项目 Estates in my scope")
     async def list_estates(scope: ScopeDep) -> list[dict[str, str]]:
@@ -155,8 +192,16 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
                                         complainant=complainant)
 
     @router.get("/complaints/{complaint_id}", tags=["cases 投诉"], summary="投诉详情 Complete record")
-    async def get_complaint(scope: ScopeDep, complaint_id: str) -> dict[str, Any]:
-        return await case_in_scope(scope, complaint_id)
+    async def get_complaint(scope: ScopeDep, complaint_id: str, request: Request) -> dict[str, Any]:
+        """Full personal data only for roles that work with the complainant, and every such view is audited."""
+        case = await case_in_scope(scope, complaint_id)
+        principal: Principal = request.state.principal
+        if principal.sees_pii and any((case.get("complainant") or {}).values()):
+            await request.app.state.auth.audit(principal, "view_personal_data", case["complaint_id"],
+                                               case.get("estate_id", ""), {"fields": ["name", "phone", "unit"]})
+        else:
+            case["complainant"] = case.get("complainant_masked") or {}
+        return case
 
     @router.post("/complaints", status_code=202, response_model=Accepted, tags=["intake 受理"],
                  summary="坐席登记投诉 Operator intake (phone, visit, proxy, staff relay)")
@@ -164,8 +209,9 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
                              idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
         if not scope.allows(scope.group_id, body.estate_id):
             raise HTTPException(status_code=404, detail=f"estate {body.estate_id!r} not found")
+        receiver = body.receiver or request.state.principal.id  # 谁受理: the person signed in
         sub = Submission(body=ComplaintIn(**body.model_dump(exclude={"channel", "receiver", "reported_by"})),
-                         channel=Channel(body.channel), receiver=body.receiver, reported_by=body.reported_by)
+                         channel=Channel(body.channel), receiver=receiver, reported_by=body.reported_by)
         accepted = await intake.accept(sub, raw=await request.body(), group_id=scope.group_id,
                                        idempotency_key=idempotency_key)
         return JSONResponse(accepted.model_dump(), status_code=200) if accepted.duplicate else accepted
@@ -240,6 +286,7 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
                              lambda c: len(c.get("send_backs", [])) > seen)
 
     @router.post("/complaints/{complaint_id}/reassign", tags=["cases 投诉"], summary="改派 Reassign by hand",
+                 dependencies=[Depends(require(settings, "supervisor", "estate_manager", "group_admin"))],
                  responses={202: {"description": "Accepted; not yet visible"}, 409: {"description": "Wrong state"},
                             422: {"description": "Not staff of the estate"}})
     async def reassign(scope: ScopeDep, complaint_id: str, body: ReassignIn) -> JSONResponse:

@@ -19,7 +19,7 @@ def build_app(settings: WebIntakeSettings | None = None) -> FastAPI:
     rt, org, store = create_intake(NAME, settings)
     app = create_app(rt, title="网上投诉受理 Web intake",
                      description="Complaints from the web form and the owners' app.")
-    install_intake_guards(app, store, settings.max_body_bytes, channel="online")
+    install_intake_guards(app, store, settings.max_body_bytes, channel="online", per_minute=settings.intake_per_minute)
     app.include_router(build_router(store, org))
     app.include_router(originals_router(store.originals))
     return app

@@ -29,6 +29,7 @@ class Center:
     stack: native.Stack
     bootstrap: str
     prefix: str
+    admin_token: str = ""
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{PORTS[name]}"
@@ -47,7 +48,17 @@ class Center:
         native.start_service(self.stack, name, port=PORTS[name])
 
 
-def lift_seed_caps(port: int) -> None:
+DEV_PASSWORD = "Hengan-dev-2026"  # deploy/accounts_dev.yaml
+
+
+def sign_in(port: int, username: str) -> str:
+    r = httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/login", json={"username": username,
+                                                                      "password": DEV_PASSWORD}, timeout=30)
+    r.raise_for_status()
+    return r.json()["token"]
+
+
+def lift_seed_caps(port: int, token: str) -> None:
     """The seed estates take hundreds of never-resolved test complaints in one session: without this, their
     handlers' caps would fill up and later tests would see cases wait. Caps are tested on onboarded estates."""
     from shared.org import load_org
@@ -55,7 +66,8 @@ def lift_seed_caps(port: int) -> None:
     for person in load_org("deploy/org_seed.yaml").staff:
         if person.estate:
             body = {**person.model_dump(), "max_open": 100_000}
-            r = httpx.put(f"http://127.0.0.1:{port}/api/v1/directory/staff/{person.id}", json=body, timeout=30)
+            r = httpx.put(f"http://127.0.0.1:{port}/api/v1/directory/staff/{person.id}", json=body, timeout=30,
+                          headers={"Authorization": f"Bearer {token}"})
             r.raise_for_status()
 
 
@@ -82,7 +94,8 @@ def center(settings_env: dict[str, str], prefix: str, infra, cleanup, sms_gatewa
            "CC_SCAN_INBOX": str(run_dir / "scan-inbox"), "CC_SCAN_POLL_SECONDS": "0.5",
            "CC_SMS_GATEWAY_URL": sms_gateway.url, "CC_NOTICE_SMTP_HOST": "127.0.0.1",
            "CC_NOTICE_SMTP_PORT": str(mail_sink.port), "CC_NOTICE_RETRY_SCALE": "0.02",
-           "CC_NOTICE_SWEEP_SECONDS": "0.3"}
+           "CC_NOTICE_SWEEP_SECONDS": "0.3", "CC_LOGIN_PER_MINUTE": "200",
+           "CC_INTAKE_PER_MINUTE": "100000"}
     mailbox = dovecot.start_dovecot(run_dir / "dovecot", port=IMAP_PORT, users={IMAP_USER: IMAP_PASSWORD})
     env.update({"CC_IMAP_HOST": "127.0.0.1", "CC_IMAP_PORT": str(IMAP_PORT), "CC_IMAP_USER": IMAP_USER,
                 "CC_IMAP_PASSWORD": IMAP_PASSWORD, "CC_IMAP_POLL_SECONDS": "1"})
@@ -92,8 +105,9 @@ def center(settings_env: dict[str, str], prefix: str, infra, cleanup, sms_gatewa
     try:
         for name, port in PORTS.items():
             native.wait_for(lambda p=port: native.healthy(p), 90, name)
-        lift_seed_caps(PORTS["operator_api"])
-        yield Center(stack=st, bootstrap=infra.bootstrap, prefix=prefix)
+        token = sign_in(PORTS["operator_api"], "admin")
+        lift_seed_caps(PORTS["operator_api"], token)
+        yield Center(stack=st, bootstrap=infra.bootstrap, prefix=prefix, admin_token=token)
     finally:
         for name in PORTS:
             native.stop(st, name)
@@ -116,8 +130,16 @@ async def phone(center: Center) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def ops(center: Center) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=center.url("operator_api"), timeout=15) as c:
+    """The operator API as the development group admin (signed in once per session)."""
+    async with httpx.AsyncClient(base_url=center.url("operator_api"), timeout=15,
+                                 headers={"Authorization": f"Bearer {center.admin_token}"}) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def tokens(center: Center) -> dict[str, str]:
+    """A session for each development account (one sign-in each)."""
+    return {u: sign_in(PORTS["operator_api"], u) for u in ("op-lk", "op-sr", "handler-lk", "quality-east")}
 
 
 def filed(case: dict) -> bool:

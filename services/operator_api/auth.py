@@ -1,0 +1,222 @@
+"""Sign-in, sessions, API keys, scope and the audit log of the operator API.
+
+People sign in with a username and password (argon2id hashes) and get an opaque session token (cookie
+`cc_session`, HttpOnly, SameSite=Strict, Secure outside development; or `Authorization: Bearer`), valid
+for `session_idle_minutes` after the last use and at most `session_max_hours`. Integrations use API keys
+(`X-Api-Key`), created and revoked by a group admin; only hashes are stored, for sessions and keys alike.
+Five wrong passwords lock an account for 15 minutes; sign-in is rate limited per client address.
+Every principal has a scope (a group, and within it regions or estates) that every query and command takes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.org import ROOT, OrgDirectory
+from shared.ratelimit import RateLimiter
+from shared.scope import Scope
+
+ROLES = ("operator", "handler", "supervisor", "estate_manager", "region_quality", "group_admin")
+PII_ROLES = frozenset({"operator", "handler", "supervisor", "estate_manager", "group_admin"})
+SESSION_COOKIE = "cc_session"
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "user" | "key" | "dev"
+    id: str
+    role: str
+    group_id: str
+    scope: Scope
+    name: str = ""
+    staff_id: str = ""
+
+    @property
+    def sees_pii(self) -> bool:
+        return self.kind == "user" and self.role in PII_ROLES
+
+
+class AuthStore:
+    def __init__(self, db: AsyncDatabase, org: OrgDirectory, *, idle_minutes: int, max_hours: int,
+                 login_per_minute: int) -> None:
+        self.db = db
+        self.org = org
+        self.idle = timedelta(minutes=idle_minutes)
+        self.max_age = timedelta(hours=max_hours)
+        self.login_limiter = RateLimiter(login_per_minute, 60)
+
+    async def ensure_indexes(self) -> None:
+        await self.db["sessions"].create_index([("expires_at", 1)])
+        await self.db["audit"].create_index([("group_id", 1), ("at", -1)])
+
+    # ---- accounts -------------------------------------------------------------------------------------
+    async def create_account(self, username: str, password: str, *, role: str, group_id: str, name: str = "",
+                             estate_ids: list[str] | None = None, region_ids: list[str] | None = None,
+                             staff_id: str = "") -> bool:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        if len(password) < 10:
+            raise ValueError("a password has at least 10 characters")
+        try:
+            await self.db["accounts"].insert_one({
+                "_id": username, "name": name or username, "role": role, "group_id": group_id,
+                "estate_ids": estate_ids or [], "region_ids": region_ids or [], "staff_id": staff_id,
+                "password_hash": _hasher.hash(password), "failed": 0, "locked_until": None, "disabled": False,
+                "created_at": datetime.now(UTC)})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def seed(self, path: str | Path) -> list[dict[str, Any]]:
+        """Development accounts, one per role, created when missing (never in production)."""
+        p = Path(path)
+        data = yaml.safe_load((p if p.is_absolute() else ROOT / p).read_text(encoding="utf-8"))
+        for a in data["accounts"]:
+            await self.create_account(a["username"], data["password"], role=a["role"], group_id=a["group_id"],
+                                      name=a.get("name", ""), estate_ids=a.get("estate_ids"),
+                                      region_ids=a.get("region_ids"), staff_id=a.get("staff_id", ""))
+        return data["accounts"]
+
+    def scope_of(self, group_id: str, estate_ids: list[str], region_ids: list[str]) -> Scope:
+        if not estate_ids and not region_ids:
+            return Scope(group_id=group_id, estate_ids=frozenset(e.id for e in self.org.estates_of(group_id)))
+        estates = set(estate_ids)
+        for rid in region_ids:
+            found = self.org.regions.get(rid)
+            if found and found[0] == group_id:
+                estates |= {e.id for e in found[1].estates}
+        return Scope(group_id=group_id, estate_ids=frozenset(estates))
+
+    def _principal(self, account: dict[str, Any]) -> Principal:
+        return Principal("user", account["_id"], account["role"], account["group_id"],
+                         self.scope_of(account["group_id"], account["estate_ids"], account["region_ids"]),
+                         account.get("name", ""), account.get("staff_id", ""))
+
+    # ---- sessions -------------------------------------------------------------------------------------
+    async def login(self, username: str, password: str, client: str) -> tuple[str, datetime, Principal]:
+        if not self.login_limiter.allow(client):
+            raise AuthError(429, "登录过于频繁，请稍后再试 too many sign-in attempts; try again in a minute")
+        account = await self.db["accounts"].find_one({"_id": username})
+        now = datetime.now(UTC)
+        if account is None or account.get("disabled"):
+            _hasher.hash(password)  # same work either way: no timing hint that the name is unknown
+            raise AuthError(401, "用户名或密码错误 wrong username or password")
+        locked = account.get("locked_until")
+        if locked and locked.replace(tzinfo=UTC) > now:
+            raise AuthError(423, "账号已锁定，请15分钟后再试 account locked after repeated failures")
+        try:
+            _hasher.verify(account["password_hash"], password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError) as exc:
+            failed = account.get("failed", 0) + 1
+            lock = now + timedelta(minutes=LOCK_MINUTES) if failed >= MAX_FAILURES else None
+            await self.db["accounts"].update_one({"_id": username}, {"$set": {
+                "failed": 0 if lock else failed, "locked_until": lock}})
+            raise AuthError(401, "用户名或密码错误 wrong username or password") from exc
+        if _hasher.check_needs_rehash(account["password_hash"]):
+            await self.db["accounts"].update_one({"_id": username},
+                                                 {"$set": {"password_hash": _hasher.hash(password)}})
+        await self.db["accounts"].update_one({"_id": username}, {"$set": {"failed": 0, "locked_until": None,
+                                                                          "last_login_at": now}})
+        token = "ccs_" + secrets.token_urlsafe(32)
+        expires = now + self.idle
+        await self.db["sessions"].insert_one({"_id": digest(token), "account": username, "created_at": now,
+                                              "expires_at": expires, "client": client})
+        return token, expires, self._principal(account)
+
+    async def logout(self, token: str) -> None:
+        await self.db["sessions"].delete_one({"_id": digest(token)})
+
+    async def from_session(self, token: str) -> Principal | None:
+        now = datetime.now(UTC)
+        s = await self.db["sessions"].find_one({"_id": digest(token)})
+        if s is None or s["expires_at"].replace(tzinfo=UTC) <= now or \
+                s["created_at"].replace(tzinfo=UTC) + self.max_age <= now:
+            return None
+        account = await self.db["accounts"].find_one({"_id": s["account"]})
+        if account is None or account.get("disabled"):
+            return None
+        if s["expires_at"].replace(tzinfo=UTC) - now < self.idle / 2:  # sliding: refreshed while in use
+            await self.db["sessions"].update_one({"_id": s["_id"]}, {"$set": {"expires_at": now + self.idle}})
+        return self._principal(account)
+
+    # ---- API keys -------------------------------------------------------------------------------------
+    async def create_key(self, by: Principal, name: str, estate_ids: list[str]) -> tuple[str, dict[str, Any]]:
+        key = "cck_" + secrets.token_urlsafe(32)
+        doc = {"_id": digest(key), "key_id": "k-" + secrets.token_hex(4), "name": name, "group_id": by.group_id,
+               "estate_ids": estate_ids, "created_by": by.id, "created_at": datetime.now(UTC), "revoked_at": None,
+               "prefix": key[:8]}
+        await self.db["api_keys"].insert_one(doc)
+        return key, doc
+
+    async def revoke_key(self, by: Principal, key_id: str) -> bool:
+        r = await self.db["api_keys"].update_one({"key_id": key_id, "group_id": by.group_id, "revoked_at": None},
+                                                 {"$set": {"revoked_at": datetime.now(UTC), "revoked_by": by.id}})
+        return r.matched_count == 1
+
+    async def list_keys(self, group_id: str) -> list[dict[str, Any]]:
+        rows = await self.db["api_keys"].find({"group_id": group_id}).sort("created_at", -1).to_list(None)
+        return [{k: v for k, v in r.items() if k != "_id"} for r in rows]
+
+    async def from_key(self, key: str) -> Principal | None:
+        doc = await self.db["api_keys"].find_one({"_id": digest(key)})
+        if doc is None or doc.get("revoked_at"):
+            return None
+        return Principal("key", doc["key_id"], "integration", doc["group_id"],
+                         self.scope_of(doc["group_id"], doc["estate_ids"], []), doc["name"])
+
+    # ---- audit ----------------------------------------------------------------------------------------
+    async def audit(self, who: Principal, action: str, target: str = "", estate_id: str = "",
+                    details: dict[str, Any] | None = None) -> None:
+        await self.db["audit"].insert_one({"at": datetime.now(UTC), "group_id": who.group_id, "actor": who.id,
+                                           "actor_kind": who.kind, "role": who.role, "action": action,
+                                           "target": target, "estate_id": estate_id, "details": details or {}})
+
+    async def read_audit(self, group_id: str, *, actor: str | None = None, action: str | None = None,
+                         target: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        flt: dict[str, Any] = {"group_id": group_id}
+        for k, v in (("actor", actor), ("action", action), ("target", target)):
+            if v:
+                flt[k] = v
+        rows = await self.db["audit"].find(flt, {"_id": 0}).sort("at", -1).limit(limit).to_list(None)
+        return rows
+
+
+def install_audit(app: Any, auth: AuthStore) -> None:
+    """Every change that succeeded (POST, PUT, PATCH, DELETE) is written to the audit log with who made it."""
+    from starlette.requests import Request
+
+    @app.middleware("http")
+    async def audit_changes(request: Request, call_next):
+        response = await call_next(request)
+        principal = getattr(request.state, "principal", None)
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 400 and principal \
+                and not request.url.path.startswith("/api/v1/auth/"):
+            route = request.scope.get("route")
+            await auth.audit(principal, f"{request.method} {getattr(route, 'path', request.url.path)}",
+                             request.url.path, details={"status": response.status_code})
+        return response
