@@ -14,7 +14,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from services.archive import counterparts, queries, rollups
-from services.archive.domain import fold, link, phone_key, sealed
+from services.archive.domain import chain_problems, fold, link, phone_key, sealed
 from services.archive.search import terms
 from shared.aggregate import AggregateStore, Decision
 from shared.contracts import BadMessage, ComplaintReceived, Envelope, HistoryImported, parse
@@ -40,12 +40,29 @@ def record_of(events: list[dict[str, Any]]) -> dict[str, Any]:
     return record
 
 
+def record_problems(doc: dict[str, Any]) -> list[str]:
+    """The stored record against its events: the filing chain, then the timeline entry by entry."""
+    events = doc.get("events", [])
+    problems = chain_problems(events)
+    expected = record_of(events)
+    stored = doc.get("timeline", [])
+    if len(stored) != len(expected["timeline"]):
+        problems.append(f"timeline has {len(stored)} entries, its events make {len(expected['timeline'])}")
+    for i, (a, b) in enumerate(zip(stored, expected["timeline"], strict=False)):
+        if a != b:
+            fields = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            problems.append(f"entry {i + 1} ({b.get('title', '')}) differs from its event: {', '.join(fields)}")
+            break
+    if doc.get("chain_head") != expected["chain_head"]:
+        problems.append("the record's chain head does not match its events")
+    return problems
+
+
 async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
     entry = entry_of(event)
 
     if isinstance(event.payload, ComplaintReceived):  # before the record shows: a caller is known from then on
         await remember_household(store.collection.database, event)
-    await check_before_filing(store, event.complaint_id)
 
     def decide(doc: dict[str, Any] | None) -> Decision:
         stored = (doc or {}).get("events", [])
@@ -54,6 +71,10 @@ async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
         changes = {"group_id": event.group_id, "estate_id": event.estate_id, "events": events,
                    "updated_at": datetime.now(UTC), **record}
         changes.update(_rollup_changes(doc, {**changes, "_id": event.complaint_id}, events))
+        found = record_problems(doc) if doc else []  # on the very document this write replaces
+        if found:
+            alerts = [*doc.get("integrity_alerts", []), {"at": datetime.now(UTC), "problems": found}]
+            changes["integrity_alerts"] = alerts
         return Decision(changes=changes)
 
     await store.apply(event.complaint_id, str(event.event_id), decide)
@@ -86,23 +107,6 @@ def _nest(flat: dict[str, float]) -> dict[str, Any]:
     return out
 
 
-async def check_before_filing(store: AggregateStore, complaint_id: str) -> None:
-    """A record is refolded at every filing, which would quietly repair an edited timeline: so before filing,
-    compare what is stored with what its events make, and keep any difference as an integrity alert."""
-    from services.archive.verify import record_problems
-
-    doc = await store.get(complaint_id)
-    if doc is None:
-        return
-    problems = record_problems(doc)
-    if problems:
-        db = store.collection.database
-        await queries.integrity_alerts(db).update_one(
-            {"_id": f"{complaint_id}:{doc.get('version', 0)}"},
-            {"$set": {"complaint_id": complaint_id, "group_id": doc.get("group_id"), "problems": problems,
-                      "at": datetime.now(UTC)}}, upsert=True)
-
-
 async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool = False) -> None:
     """Queue entry, ledger head and rollups after every change; the customer file when the complainant is new."""
     record = await store.get(complaint_id)
@@ -118,6 +122,11 @@ async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool =
             await rollups.apply_pending(db, item)
         await store.collection.update_one({"_id": record["_id"], "version": record["version"]},
                                           {"$unset": {"rollup_pending": ""}, "$inc": {"version": 1}})
+    for alert in record.get("integrity_alerts", []):  # kept apart too: rewriting the record cannot hide it
+        await queries.integrity_alerts(db).update_one(
+            {"_id": f"{record['_id']}:{alert['at'].isoformat()}"},
+            {"$set": {"complaint_id": record["_id"], "group_id": record.get("group_id"),
+                      "problems": alert["problems"], "at": alert["at"]}}, upsert=True)
     if filing:
         await counterparts.file_case(db, record)
 

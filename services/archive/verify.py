@@ -16,8 +16,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive import queries
-from services.archive.domain import chain_problems
-from services.archive.handlers import record_of
+from services.archive.handlers import record_problems
 
 
 async def verify_case(db: AsyncDatabase, complaint_id: str, settle_seconds: float = 3.0) -> dict[str, Any]:
@@ -35,31 +34,15 @@ async def verify_case(db: AsyncDatabase, complaint_id: str, settle_seconds: floa
 LEDGER_BEHIND = "the ledger's chain head does not match the record"
 
 
-def record_problems(doc: dict[str, Any]) -> list[str]:
-    """The stored record against its events: the filing chain, then the timeline entry by entry."""
-    events = doc.get("events", [])
-    problems = chain_problems(events)
-    expected = record_of(events)
-    stored = doc.get("timeline", [])
-    if len(stored) != len(expected["timeline"]):
-        problems.append(f"timeline has {len(stored)} entries, its events make {len(expected['timeline'])}")
-    for i, (a, b) in enumerate(zip(stored, expected["timeline"], strict=False)):
-        if a != b:
-            fields = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-            problems.append(f"entry {i + 1} ({b.get('title', '')}) differs from its event: {', '.join(fields)}")
-            break
-    if doc.get("chain_head") != expected["chain_head"]:
-        problems.append("the record's chain head does not match its events")
-    return problems
-
-
 async def _verify_once(db: AsyncDatabase, complaint_id: str) -> dict[str, Any]:
     doc = await queries.cases(db).find_one({"_id": complaint_id})
     if doc is None:
         return {"complaint_id": complaint_id, "ok": False, "problems": ["no such case"]}
     problems = record_problems(doc)
-    alerts = await queries.integrity_alerts(db).find({"complaint_id": complaint_id}).to_list(None)
-    for a in alerts:
+    alerts = {str(a["at"]): a for a in doc.get("integrity_alerts", [])}
+    alerts.update({str(a["at"]): a for a in await queries.integrity_alerts(db).find(
+        {"complaint_id": complaint_id}).to_list(None)})
+    for a in alerts.values():
         problems += [f"found when filing at {a['at']:%Y-%m-%d %H:%M:%S}: {p}" for p in a["problems"]]
     head = await queries.ledger(db).find_one({"_id": complaint_id})
     if not problems and (head is None or head.get("head") != doc.get("chain_head")):

@@ -150,7 +150,8 @@ async def test_a_communication_about_a_complaint_is_on_its_record(ops, web):
 
 async def test_tampering_with_a_stored_timeline_entry_is_detected(ops, web, settings_env, prefix):
     cid = (await web.post("/api/v1/complaints", json=complaint(text="楼道灯坏了一周了没人修"))).json()["complaint_id"]
-    await case_where(ops, cid, lambda c: len(types_of(c)) >= 3)
+    # settled: received, triaged, assigned and both SMS notices filed, so nothing refiles it meanwhile
+    await case_where(ops, cid, lambda c: len(types_of(c)) >= 3 and len(c.get("notices", [])) >= 2, timeout=30)
     first = (await ops.get(f"/api/v1/archive/verify/{cid}")).json()
     assert first["ok"] is True, first
     client = MongoClient(settings_env["CC_MONGO_URL"])
@@ -164,6 +165,12 @@ async def test_tampering_with_a_stored_timeline_entry_is_detected(ops, web, sett
         client.close()
     result = (await ops.get(f"/api/v1/archive/verify/{cid}")).json()
     assert result["ok"] is False and "entry 2" in result["problems"][0]
+    # a later filing refolds the record from its events; the difference it found stays on record
+    case = (await ops.get(f"/api/v1/complaints/{cid}")).json()
+    await ops.post(f"/api/v1/complaints/{cid}/acknowledge", json={"by": case["assignee"]["staff_id"]})
+    await case_where(ops, cid, lambda c: "acknowledge" in c.get("met", []))
+    result = (await ops.get(f"/api/v1/archive/verify/{cid}")).json()
+    assert result["ok"] is False and any("found when filing" in p and "entry 2" in p for p in result["problems"])
     cli = subprocess.run([sys.executable, "-m", "services.archive.verify", "--case", cid], capture_output=True,
                          text=True, env={**os.environ, **settings_env}, timeout=60)
     assert cli.returncode == 1 and "differs" in cli.stdout

@@ -11,10 +11,9 @@ from deploy.demo_history import build
 from services.archive import rollups
 from services.archive.analysis import _figures, period_bounds
 from services.archive.domain import chain_problems, link
-from services.archive.handlers import record_of
+from services.archive.handlers import record_of, record_problems
 from services.archive.retention import anonymised_events, rechained
 from services.archive.search import query_terms, terms
-from services.archive.verify import record_problems
 from shared.contracts import parse
 
 
