@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.archive import queries
 from services.archive.config import ArchiveSettings
 from services.archive.entrypoints import register, retention_loop, rollup_loop
+from services.archive.handlers import chain_legacy_records
 from shared.aggregate import AggregateStore
 from shared.runtime import create_app, create_runtime
 
@@ -18,6 +19,7 @@ def build_app(settings: ArchiveSettings | None = None) -> FastAPI:
     rt = create_runtime(NAME, settings)
     store = AggregateStore(queries.cases(rt.db), rt.relay("cases"), settings)
     rt.on_start.append(lambda: queries.ensure_indexes(rt.db))
+    rt.on_start.append(lambda: chain_legacy_records(store))
     rt.background.append(retention_loop(rt, settings.retention_days, settings.retention_action,
                                         settings.retention_sweep_hours))
     rt.background.append(rollup_loop(store, settings.rollup_sweep_seconds))

@@ -20,6 +20,8 @@ from shared.aggregate import AggregateStore, Decision
 from shared.contracts import BadMessage, ComplaintReceived, Envelope, HistoryImported, parse
 from shared.contracts.catalog import encode
 
+CHAIN_VERSION = 2  # per-event hashes in filing order; records filed before are chained once at start
+
 
 def ms(value: datetime) -> datetime:
     """MongoDB keeps milliseconds: hash and compare what it will give back."""
@@ -69,9 +71,9 @@ async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
         events = [*stored, {**entry, "hash": link(stored[-1].get("hash", "") if stored else "", entry)}]
         record = record_of(events)
         changes = {"group_id": event.group_id, "estate_id": event.estate_id, "events": events,
-                   "updated_at": datetime.now(UTC), **record}
+                   "updated_at": datetime.now(UTC), "chain_version": CHAIN_VERSION, **record}
         changes.update(_rollup_changes(doc, {**changes, "_id": event.complaint_id}, events))
-        found = record_problems(doc) if doc else []  # on the very document this write replaces
+        found = record_problems(doc) if doc and doc.get("chain_version") == CHAIN_VERSION else []
         if found:
             alerts = [*doc.get("integrity_alerts", []), {"at": datetime.now(UTC), "problems": found}]
             changes["integrity_alerts"] = alerts
@@ -185,3 +187,26 @@ def _parse_dates(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = ["encode", "file_event", "import_history", "refresh_views"]
+
+
+async def chain_legacy_records(store: AggregateStore) -> int:
+    """Records filed before per-event hashes get their chain now: tamper evidence runs from this moment on."""
+    from services.archive.retention import rechained
+
+    done = 0
+    db = store.collection.database
+    async for row in store.collection.find({"chain_version": {"$ne": CHAIN_VERSION}}, {"_id": 1}):
+        doc = await store.get(row["_id"])
+        if doc is None or doc.get("chain_version") == CHAIN_VERSION:
+            continue
+        events = rechained(doc.get("events", []))
+        record = record_of(events)
+        r = await store.collection.update_one({"_id": doc["_id"], "version": doc["version"]}, {
+            "$set": {"events": events, **record, "chain_version": CHAIN_VERSION, "chained_at": datetime.now(UTC)},
+            "$inc": {"version": 1}})
+        if r.matched_count:
+            await queries.ledger(db).update_one({"_id": doc["_id"]}, {"$set": {
+                "head": record["chain_head"], "group_id": doc.get("group_id"), "updated_at": datetime.now(UTC)}},
+                upsert=True)
+            done += 1
+    return done

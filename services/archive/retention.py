@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive import queries
 from services.archive.domain import link
-from services.archive.handlers import record_of
+from services.archive.handlers import CHAIN_VERSION, record_of
 from shared.masking import mask_unit
 
 _DIGITS = re.compile(r"\d{5,}")
@@ -63,7 +63,8 @@ async def sweep(db: AsyncDatabase, *, days: int, action: str, now: datetime | No
             events = rechained(anonymised_events(doc.get("events", [])))
             record = record_of(events)
             await queries.cases(db).update_one({"_id": cid}, {"$set": {
-                "events": events, **record, "anonymised_at": datetime.now(UTC)}, "$inc": {"version": 1}})
+                "events": events, **record, "anonymised_at": datetime.now(UTC), "chain_version": CHAIN_VERSION},
+                "$inc": {"version": 1}})
             fresh = await queries.cases(db).find_one({"_id": cid})
             await queries.queue(db).replace_one({"_id": cid}, queries.queue_entry(fresh), upsert=True)
             await queries.ledger(db).update_one({"_id": cid}, {"$set": {"head": record["chain_head"],

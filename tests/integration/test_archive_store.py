@@ -72,3 +72,20 @@ async def test_retention_anonymises_closed_cases_and_they_still_verify(archive):
     assert (await retention.sweep(db, days=30, action="purge", now=later))["purged"] == 1
     assert await store.get(purge) is None and await queries.queue(db).find_one({"_id": purge}) is None
     assert (await queries.ledger(db).find_one({"_id": purge}))["purged_at"] is not None
+
+
+async def test_records_filed_before_chaining_are_chained_at_start_and_then_verify(archive):
+    from services.archive.handlers import chain_legacy_records
+
+    db, store = archive
+    case = envelopes(build("2026-06", 1)[0])
+    for env in case:
+        await file_event(env, store=store)
+    cid = case[0].complaint_id
+    doc = await store.get(cid)
+    legacy = [{k: v for k, v in e.items() if k != "hash"} for e in doc["events"]]  # as an older version stored it
+    await queries.cases(db).update_one({"_id": cid}, {"$set": {"events": legacy}, "$unset": {"chain_version": ""}})
+    assert (await verify_case(db, cid, settle_seconds=0))["ok"] is False
+    assert await chain_legacy_records(store) == 1
+    assert (await verify_case(db, cid))["ok"] is True
+    assert await chain_legacy_records(store) == 0  # once
