@@ -39,6 +39,11 @@ def outbox_entries(settings: ServiceSettings, envelopes: list[Envelope[Any]]) ->
     return fields
 
 
+def outbox_map(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dict[str, dict[str, Any]]:
+    """The same entries as a document's `outbox` field (for a document inserted whole)."""
+    return {k.split(".", 1)[1]: v for k, v in outbox_entries(settings, envelopes).items()}
+
+
 class OutboxRelay:
     """Publishes a collection's outbox entries and removes each one once sent."""
 

@@ -16,7 +16,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.org import digits
+from services.archive.domain import phone_key as archive_phone_key
 
 HOUSEHOLD_TYPES = ("owner", "tenant")
 TYPES = ("owner", "tenant", "owners_committee", "developer", "government", "residents_committee", "utility",
@@ -35,8 +35,9 @@ def keys(db: AsyncDatabase):
 
 
 def phone_key(phone: str) -> str:
-    number = digits(phone)
-    return number[-11:] if len(number) >= 7 else ""
+    """The archive's phone key, when the number is long enough to identify a household."""
+    key = archive_phone_key(phone)
+    return key if len(key) >= 7 else ""
 
 
 def unit_key(unit: str) -> str:

@@ -17,8 +17,7 @@ from services.archive import counterparts, queries, rollups
 from services.archive.domain import chain_problems, fold, link, phone_key, sealed
 from services.archive.search import terms
 from shared.aggregate import AggregateStore, Decision
-from shared.contracts import BadMessage, ComplaintReceived, Envelope, HistoryImported, parse
-from shared.contracts.catalog import encode
+from shared.contracts import BadMessage, ComplaintReceived, Envelope, HistoryImported, parse_obj
 
 CHAIN_VERSION = 2  # per-event hashes in filing order; records filed before are chained once at start
 
@@ -155,18 +154,12 @@ async def import_history(event: Envelope[HistoryImported], *, store: AggregateSt
     """Past cases from a previous system: each contained event is filed as if it had arrived (idempotent)."""
     for raw in event.payload.events:
         try:
-            inner = parse(encode_dict(raw))
+            inner = parse_obj(raw)
         except BadMessage as exc:
             raise BadMessage(f"imported event {raw.get('event_id')!r}: {exc}") from exc
         if (inner.group_id, inner.estate_id) != (event.group_id, event.estate_id):
             raise BadMessage(f"imported event {inner.event_id} belongs to another group or estate")
         await file_event(inner, store=store)
-
-
-def encode_dict(raw: dict[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(raw, ensure_ascii=False, default=str).encode()
 
 
 def _parse_dates(payload: dict[str, Any]) -> dict[str, Any]:
@@ -185,8 +178,6 @@ def _parse_dates(payload: dict[str, Any]) -> dict[str, Any]:
             out[k] = v
     return out
 
-
-__all__ = ["encode", "file_event", "import_history", "refresh_views"]
 
 
 async def chain_legacy_records(store: AggregateStore) -> int:

@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared import workcal
 from shared.contracts import DirectoryChanged, Envelope
 from shared.org import Estate, Group, OrgDirectory, Routing, Shift, SlaPolicy, Staff
-from shared.outbox import OutboxRelay, outbox_entries
+from shared.outbox import OutboxRelay, outbox_map
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,9 @@ class DirectoryStore:
                 type="DirectoryChanged", correlation_id=uuid.uuid4(), group_id=group_id, estate_id="*",
                 complaint_id=f"directory:{group_id}",
                 payload=DirectoryChanged(entity=entity, data=data[i:i + CHUNK], source=source))
-            entries = outbox_entries(self.settings, [env])
             doc = {"_id": str(env.event_id), "at": datetime.now(UTC), "group_id": group_id, "entity": entity,
                    "count": len(data[i:i + CHUNK]), "source": source,
-                   "outbox": {k.split(".", 1)[1]: v for k, v in entries.items()}}
+                   "outbox": outbox_map(self.settings, [env])}
             await self.db["dir_changes"].insert_one(doc)
             await self.relay.try_flush(doc["_id"], doc["outbox"])
             n += 1

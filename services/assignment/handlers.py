@@ -7,6 +7,7 @@ again after a crash changes nothing the second time.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import uuid
@@ -193,9 +194,8 @@ def reclassify(doc: dict[str, Any], event: Envelope[ComplaintTriaged], org: OrgD
     if pick.person is None:
         fields, queued = _queued_fields(pick, r.department, at)
         return Decision(changes={**base, "department": r.department, **fields}, events=[event.child(queued)])
-    assigned = _assigned(pick.__class__(pick.person, pick.supervisor_id, f"判定更正 by {t.corrected_by}: "
-                                        f"{pick.reason}", pick.notify, pick.candidates),
-                         org, severity, doc.get("round", 1), clocks, "reclassified", r.department)
+    pick = dataclasses.replace(pick, reason=f"判定更正 by {t.corrected_by}: {pick.reason}")
+    assigned = _assigned(pick, org, severity, doc.get("round", 1), clocks, "reclassified", r.department)
     return Decision(changes={**base, "department": r.department, **_assignment_fields(assigned, at)},
                     events=[event.child(assigned)])
 

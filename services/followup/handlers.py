@@ -117,11 +117,11 @@ async def record_callback(command: Envelope[RecordCallback], *, store: Aggregate
     def decide(doc: dict[str, Any] | None) -> Decision:
         if doc is None or doc.get("status") in ("waiting", "reopened", "open"):
             # The (next) resolution is on its way on another topic: park the callback until it arrives.
-            base = {"group_id": command.group_id, "estate_id": command.estate_id, "status": "waiting"}
-            if doc is not None and doc.get("status") == "open":
-                base = {"status": "waiting"}
-            return Decision(changes=base if doc is None or doc.get("status") == "open" else {},
-                            push={"parked": command.model_dump(mode="json")})
+            if doc is None:
+                changes = {"group_id": command.group_id, "estate_id": command.estate_id, "status": "waiting"}
+            else:
+                changes = {"status": "waiting"} if doc.get("status") == "open" else {}
+            return Decision(changes=changes, push={"parked": command.model_dump(mode="json")})
         if doc.get("status") != "callback_due":
             return Decision(push={"rejected_commands": {"command_id": str(command.event_id),
                                                         "reason": f"case is {doc.get('status')}",

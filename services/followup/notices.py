@@ -21,7 +21,7 @@ from services.followup.notify import MAX_ATTEMPTS, Notice, Sender, SendFailed, b
 from shared.contracts import Envelope, NoticeFailed, NoticeSent
 from shared.masking import mask_phone
 from shared.org import OrgDirectory
-from shared.outbox import OutboxRelay, outbox_entries
+from shared.outbox import OutboxRelay, outbox_map
 from shared.settings import ServiceSettings
 from shared.terms import zh
 
@@ -110,7 +110,7 @@ class NoticeDesk:
         env = Envelope[type(payload)](  # type: ignore[misc]
             type=type(payload).__name__, correlation_id=correlation, group_id=doc["group_id"],
             estate_id=doc["estate_id"], complaint_id=cid, payload=payload)
-        return {k.split(".", 1)[1]: v for k, v in outbox_entries(self.settings, [env]).items()}
+        return outbox_map(self.settings, [env])
 
     async def send_due(self, now: datetime | None = None, batch: int = 50) -> int:
         """Send every pending notice whose time has come; returns how many were tried."""

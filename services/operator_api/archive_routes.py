@@ -2,7 +2,7 @@
 the import of past cases. Reads go through the archive's query modules, always within the caller's scope."""
 
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
@@ -14,11 +14,10 @@ from services.archive import analysis, queries, reports, verify
 from services.operator_api.config import OperatorApiSettings
 from services.operator_api.entrypoints import jsonable, require, scope_dependency
 from shared.communications import CommunicationLog
-from shared.contracts import BadMessage, CommunicationRecorded, Envelope, HistoryImported, parse
+from shared.contracts import BadMessage, CommunicationRecorded, Envelope, HistoryImported, parse_obj
 from shared.org import OrgDirectory
-from shared.outbox import OutboxRelay, outbox_entries
+from shared.outbox import OutboxRelay, outbox_map
 from shared.scope import Scope
-from shared.workcal import LOCAL_TZ
 
 COUNTERPART = Literal["owner", "tenant", "owners_committee", "developer", "government", "residents_committee",
                       "utility", "contractor"]
@@ -45,10 +44,6 @@ class HistoryIn(BaseModel):
     source: str = Field(min_length=1, max_length=200, description="The previous system, e.g. 旧客服系统 2025")
     cases: list[list[dict[str, Any]]] = Field(min_length=1, max_length=500,
                                               description="Per case, its events as envelopes, in order")
-
-
-def _day(value: date | None) -> datetime | None:
-    return datetime.combine(value, time(0), tzinfo=LOCAL_TZ) if value else None
 
 
 def build_archive_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db: AsyncDatabase,
@@ -180,7 +175,7 @@ def build_archive_router(*, org: OrgDirectory, settings: OperatorApiSettings, ar
             parsed = []
             for raw in events:
                 try:
-                    env = parse(_encode(raw))
+                    env = parse_obj(raw)
                 except BadMessage as exc:
                     raise HTTPException(422, f"case {i + 1}: {exc}") from exc
                 if not scope.allows(env.group_id, env.estate_id):
@@ -195,15 +190,10 @@ def build_archive_router(*, org: OrgDirectory, settings: OperatorApiSettings, ar
                 payload=HistoryImported(source=body.source, events=[e.model_dump(mode="json") for e in parsed])))
         for env in envelopes:
             doc = {"_id": str(env.event_id), "at": datetime.now(UTC), "complaint_id": env.complaint_id,
-                   "outbox": {k.split(".", 1)[1]: v for k, v in outbox_entries(settings, [env]).items()}}
+                   "outbox": outbox_map(settings, [env])}
             await imports["imports"].insert_one(doc)
             await import_relay.try_flush(doc["_id"], doc["outbox"])
         return {"cases": len(envelopes), "status": "accepted"}
 
     return router
 
-
-def _encode(raw: dict[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(raw, ensure_ascii=False, default=str).encode()

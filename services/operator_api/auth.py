@@ -39,6 +39,12 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def session_token(request: Any) -> str | None:
+    """The session token a request carries: `Authorization: Bearer …`, else the session cookie."""
+    bearer = request.headers.get("authorization", "")
+    return bearer[7:].strip() if bearer.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE)
+
+
 class AuthError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.operator_api.auth import SESSION_COOKIE, AuthError, AuthStore, Principal
+from services.operator_api.auth import SESSION_COOKIE, AuthError, AuthStore, Principal, session_token
 from services.operator_api.config import OperatorApiSettings
 from services.operator_api.entrypoints import authenticate, jsonable, require
 
@@ -61,8 +61,7 @@ def build_auth_router(auth: AuthStore, settings: OperatorApiSettings) -> APIRout
     @router.post("/auth/logout", summary="退出 Sign out")
     async def logout(request: Request):
         principal = await authenticate(request, settings)
-        bearer = request.headers.get("authorization", "")
-        token = bearer[7:].strip() if bearer.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE)
+        token = session_token(request)
         if token:
             await auth.logout(token)
         await auth.audit(principal, "sign_out", principal.id)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive import queries
-from services.operator_api.auth import SESSION_COOKIE, AuthStore, Principal
+from services.operator_api.auth import AuthStore, Principal, session_token
 from services.operator_api.config import OperatorApiSettings
 from services.operator_api.domain import (
     CaseStateConflict,
@@ -114,8 +114,7 @@ async def authenticate(request: Request, settings: OperatorApiSettings) -> Princ
     auth: AuthStore = request.app.state.auth
     principal = None
     key = request.headers.get("x-api-key")
-    bearer = request.headers.get("authorization", "")
-    token = bearer[7:].strip() if bearer.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE)
+    token = session_token(request)
     if key:
         principal = await auth.from_key(key)
     elif token:

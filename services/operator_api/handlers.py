@@ -18,7 +18,7 @@ from services.operator_api.config import OperatorApiSettings
 from shared.contracts import Envelope, Payload
 from shared.intake import IntakeStore
 from shared.originals import content_disposition
-from shared.outbox import OutboxRelay, outbox_entries
+from shared.outbox import OutboxRelay, outbox_map
 from shared.scope import Scope
 from shared.settings import ServiceSettings
 
@@ -31,10 +31,9 @@ async def send_command(*, db: AsyncDatabase, relay: OutboxRelay, settings: Servi
         group_id=case["group_id"], estate_id=case["estate_id"], complaint_id=case["complaint_id"],
         payload=payload,
     )
-    entries = outbox_entries(settings, [command])
     doc = {"_id": str(command.event_id), "complaint_id": case["complaint_id"], "type": command.type,
            "at": datetime.now(UTC), "payload": payload.model_dump(mode="json"),
-           "outbox": {k.split(".", 1)[1]: v for k, v in entries.items()}}
+           "outbox": outbox_map(settings, [command])}
     await db["commands"].insert_one(doc)
     await relay.try_flush(doc["_id"], doc["outbox"])
     return command

@@ -1,6 +1,6 @@
 """Message contracts: the envelope, lifecycle events, commands, and the topic catalogue."""
 
-from shared.contracts.catalog import TOPICS, BadMessage, encode, parse, topic_of
+from shared.contracts.catalog import TOPICS, BadMessage, encode, parse, parse_obj, topic_of
 from shared.contracts.commands import (
     AcknowledgeComplaint,
     CorrectClassification,
@@ -46,7 +46,8 @@ __all__ = [
     "CorrectClassification",
     "ComplaintReceived", "ComplaintReopened", "ComplaintResolved", "ComplaintTriaged", "Envelope",
     "FollowUpRecorded", "Payload", "RecordCallback", "ResolveComplaint", "SlaDue", "encode", "parse",
-    "topic_of", "utcnow", "AcknowledgeComplaint", "PauseClocks", "ReassignComplaint", "RecordFirstResponse",
+    "topic_of", "utcnow",
+    "parse_obj", "AcknowledgeComplaint", "PauseClocks", "ReassignComplaint", "RecordFirstResponse",
     "ResumeClocks", "SendBackComplaint", "ClocksPaused", "ClocksResumed", "ComplaintEscalated", "ComplaintQueued",
     "ComplaintSentBack", "DirectoryChanged", "ProgressRecorded", "SlaWarning", "Candidate", "CallbackScheduled",
     "CommunicationRecorded", "HistoryImported", "NoticeFailed", "NoticeSent",
