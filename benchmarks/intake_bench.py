@@ -15,6 +15,7 @@ from email.utils import make_msgid
 
 import httpx
 
+from deploy.dev_keys import dev_key
 from deploy.native import stack
 from shared.ocr import ocr_document
 from tests.scans import render_letter, to_png, to_tiff
@@ -60,7 +61,8 @@ async def bench_calls(client: httpx.AsyncClient, n: int) -> list[tuple]:
     floor = await rate(n, 8, lambda i: client.get(f"{PHONE}/healthz"))
     before = await assigned_count(client, "phone")
     t0 = time.perf_counter()
-    calls = await rate(n, 8, lambda i: client.post(f"{PHONE}/api/v1/calls", json=call(i)))
+    calls = await rate(n, 8, lambda i: client.post(f"{PHONE}/api/v1/calls", json=call(i),
+                                                                 headers={"X-Api-Key": dev_key("phone")}))
     e2e = n / await until_assigned(client, "phone", before + n, t0)
     form = await rate(n, 8, lambda i: client.post(f"{WEB}/api/v1/complaints", json={
         "estate_id": "e-lakeside", "complainant": {"name": "张三", "phone": "13812341234"}, "text": TEXT}))
@@ -78,7 +80,8 @@ async def bench_scans(client: httpx.AsyncClient, pages: int) -> list[tuple]:
     t0 = time.perf_counter()
     for i, data in enumerate(images):
         r = await client.post(f"{LETTER}/api/v1/scans", data={"estate_id": "e-lakeside", "batch_id": uuid.uuid4().hex},
-                              files=[("files", (f"p{i}.png", data, "image/png"))], timeout=120)
+                              files=[("files", (f"p{i}.png", data, "image/png"))], timeout=120,
+                              headers={"X-Api-Key": dev_key("letter")})
         r.raise_for_status()
     letters = pages / (time.perf_counter() - t0)
     return [("letters: pages accepted /s", pages, letters, ocr_only, "OCR alone, pages/s")]
@@ -91,6 +94,7 @@ def send_fax(i: int) -> None:
     msg.set_content("fax")
     msg.add_attachment(to_tiff([render_letter(TEXT)]), maintype="image", subtype="tiff", filename="fax.tif")
     with smtplib.SMTP("127.0.0.1", 2525, timeout=120) as smtp:
+        smtp.login("fax-gateway", dev_key("fax"))
         smtp.send_message(msg)
 
 

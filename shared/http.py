@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
+from shared.keyring import API_KEY_HEADER, KeyRefused, KeyRing
 from shared.ratelimit import PostRateLimit
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,36 @@ class BodyLimit(BaseHTTPMiddleware):
         return await call_next(request)
 
 
+class KeyGate(BaseHTTPMiddleware):
+    """Submissions (POST /api/…) carry an integration's API key allowed for this channel (`use`).
+
+    Checked before the body is read, so an unknown caller can neither submit nor fill the rejected-input
+    store. On the public web form the key is optional: with one, the owners' app backend is known (and not
+    rate limited per address); a wrong key is refused, never quietly treated as anonymous.
+    The accepted grant is on `request.state.grant` for the route's estate-scope check.
+    """
+
+    def __init__(self, app: Any, ring: KeyRing, use: str, required: bool = True) -> None:
+        super().__init__(app)
+        self.ring, self.use, self.required = ring, use, required
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        request.state.grant = None
+        if request.method == "POST" and request.url.path.startswith("/api/"):
+            key = request.headers.get(API_KEY_HEADER)
+            if key or self.required:
+                try:
+                    request.state.grant = self.ring.check(key, self.use)
+                except KeyRefused as exc:
+                    headers = {"Retry-After": "5"} if exc.status == 503 else None
+                    return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
+        return await call_next(request)
+
+
+def out_of_scope(what: str) -> HTTPException:
+    return HTTPException(status_code=403, detail=f"该密钥无权提交{what}的投诉 this API key may not submit for {what}")
+
+
 def summarize(errors: list[dict[str, Any]]) -> str:
     parts = []
     for e in errors[:8]:
@@ -38,12 +69,16 @@ def summarize(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def install_intake_guards(app: FastAPI, store: Any, max_body_bytes: int, channel: str,
+def install_intake_guards(app: FastAPI, store: Any, max_body_bytes: int, channel: str, *,
+                          keys: KeyRing | None = None, use: str = "", key_required: bool = True,
                           per_minute: int | None = None) -> None:
-    """Bad input gets a clear 422, and what was sent is kept (never a lost complaint); size and rate limits."""
+    """API keys; bad input gets a clear 422 and what was sent is kept (never a lost complaint); size and rate
+    limits. Middleware added last runs first: the key gate, then the rate limit, then the size limit."""
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if per_minute:
         app.add_middleware(PostRateLimit, per_minute=per_minute)
+    if keys is not None:  # the operator API authenticates people and keys itself
+        app.add_middleware(KeyGate, ring=keys, use=use, required=key_required)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

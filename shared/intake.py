@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.contracts import Attachment, Complainant, ComplaintReceived, Envelope
 from shared.directory_feed import follow_directory
+from shared.keyring import KeyRing
 from shared.org import OrgDirectory, load_org
 from shared.originals import Original, OriginalsStore
 from shared.outbox import OutboxRelay, outbox_entries
@@ -199,11 +200,15 @@ class IntakeStore:
         })
 
 
-def create_intake(name: str, settings: ServiceSettings) -> tuple[Runtime, OrgDirectory, IntakeStore]:
-    """What every intake channel is made of: its runtime, the organisation directory, its intake store."""
+def create_intake(name: str, settings: ServiceSettings) -> tuple[Runtime, OrgDirectory, IntakeStore, KeyRing]:
+    """What every intake channel is made of: its runtime, the organisation directory, its intake store and the
+    integration keys it accepts (followed from `org.credentials`, with a copy in its own database)."""
     rt = create_runtime(name, settings)
     store = IntakeStore(rt.db, rt.relay("submissions"), settings, source=name)
     rt.on_start.append(store.ensure_indexes)
     org = load_org(settings.org_seed_path)
     follow_directory(rt.broker, settings, name, org)
-    return rt, org, store
+    keys = KeyRing(rt.db["api_grants"])
+    rt.on_start.append(keys.load)
+    rt.background.append(lambda: keys.follow(settings))
+    return rt, org, store, keys

@@ -47,8 +47,9 @@ def all_topic_names(settings: ServiceSettings) -> list[str]:
     return names + [f"{n}.dlq" for n in names]
 
 
-# the directory topic is every service's source for its view: it must not age out
+# the directory and credentials topics are every service's source for its view: they must not age out
 KEEP_FOREVER = {"retention.ms": "-1"}
+FEEDS = ("org.directory", "org.credentials")
 
 
 async def ensure_topics(settings: ServiceSettings, names: list[str] | None = None) -> None:
@@ -62,7 +63,7 @@ async def ensure_topics(settings: ServiceSettings, names: list[str] | None = Non
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [NewTopic(n, num_partitions=settings.topic_partitions, replication_factor=1,
-                              topic_configs=KEEP_FOREVER if n == settings.topic("org.directory") else None)
+                              topic_configs=KEEP_FOREVER if n in {settings.topic(f) for f in FEEDS} else None)
                      for n in wanted]
                 )
     finally:

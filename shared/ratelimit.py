@@ -31,14 +31,15 @@ class RateLimiter:
 
 
 class PostRateLimit(BaseHTTPMiddleware):
-    """Public intake: at most `per_minute` submissions a minute from one address (429 with Retry-After)."""
+    """Public intake: at most `per_minute` submissions a minute from one address (429 with Retry-After).
+    A request the key gate has already admitted (an integration with its own API key) is not counted."""
 
     def __init__(self, app: Any, per_minute: int) -> None:
         super().__init__(app)
         self.limiter = RateLimiter(per_minute, 60)
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.method == "POST":
+        if request.method == "POST" and not getattr(request.state, "grant", None):  # keyed integrations: exempt
             client = request.client.host if request.client else "?"
             if not self.limiter.allow(client):
                 return JSONResponse({"detail": "提交过于频繁，请稍后再试 too many submissions; try again in a minute"},

@@ -6,13 +6,15 @@ Nothing connects at import time: `Runtime` holds unstarted clients; the app's li
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI
+import httpx
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
@@ -26,6 +28,7 @@ from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 Hook = Callable[[], Awaitable[Any]]
+INTERNAL_HEADER = "X-Internal-Token"
 
 
 @dataclass
@@ -94,6 +97,14 @@ def create_app(rt: Runtime, *, title: str, description: str = "") -> FastAPI:
 
     app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
 
+    @app.middleware("http")
+    async def internal_only(request: Request, call_next):
+        """/internal/… is for the other services of the center: they present the shared internal token."""
+        if request.url.path.startswith("/internal") and not hmac.compare_digest(
+                request.headers.get(INTERNAL_HEADER, "").encode(), rt.settings.internal_token.encode()):
+            return JSONResponse({"detail": "internal endpoint: X-Internal-Token required"}, status_code=401)
+        return await call_next(request)
+
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": rt.name}
@@ -111,6 +122,11 @@ def create_app(rt: Runtime, *, title: str, description: str = "") -> FastAPI:
         return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
 
     return app
+
+
+def internal_client(settings: ServiceSettings, timeout: float) -> httpx.AsyncClient:
+    """A client for another service's /internal endpoints, carrying the shared internal token."""
+    return httpx.AsyncClient(timeout=timeout, headers={INTERNAL_HEADER: settings.internal_token})
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:

@@ -47,6 +47,9 @@ class ServiceSettings(KafkaSettings, MongoSettings, ReliabilitySettings):
     log_level: str = "INFO"
     org_seed_path: str = Field("deploy/org_seed.yaml", description="Organisation directory seed (YAML).")
     intake_per_minute: int = Field(120, ge=1, description="Submissions a minute one address may post (429 after).")
+    internal_token: str = Field(
+        "change-me", description="Shared secret services present on each other's /internal endpoints "
+                                 "(X-Internal-Token); the placeholder is refused in production.")
     environment: Literal["development", "production"] = Field(
         "development", description="production refuses placeholder secrets and development accounts.")
 

@@ -370,7 +370,10 @@ def up(stack: Stack, infra_only: bool = False) -> None:
     log("web form:     curl -X POST http://127.0.0.1:8001/api/v1/complaints ...   (see README)")
     log("CTI calls:    POST http://127.0.0.1:8002/api/v1/calls   scans: POST http://127.0.0.1:8003/api/v1/scans")
     log(f"scanner folder: {ROOT / '.run' / 'scan-inbox'}/<estate_id>/<letter|mailbox>/")
-    log("fax-to-email: SMTP 127.0.0.1:2525")
+    log("fax-to-email: SMTP 127.0.0.1:2525 (AUTH: any user name, the fax key as password)")
+    from deploy.dev_keys import dev_keys
+    log("integration API keys (development; X-Api-Key header): "
+        + "  ".join(f"{use}={key}" for use, key in dev_keys().items()))
     log("operator API: http://127.0.0.1:8000/docs   AsyncAPI: http://127.0.0.1:8000/asyncapi.json")
     log("sign in (development accounts, password Hengan-dev-2026): admin (group admin), op-lk / op-sr "
         "(operators of 湖畔花园 / 朝阳苑), handler-lk, supervisor-lk, manager-lk, quality-east")

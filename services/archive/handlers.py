@@ -114,7 +114,8 @@ async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool =
     if record is None:
         return
     db = store.collection.database
-    await queries.queue(db).replace_one({"_id": record["_id"]}, queries.queue_entry(record), upsert=True)
+    await queries.queue(db).replace_one({"_id": record["_id"]}, {**queries.queue_entry(record),
+                                                                 "changed_at": datetime.now(UTC)}, upsert=True)
     await queries.ledger(db).update_one({"_id": record["_id"]}, {"$set": {
         "head": record.get("chain_head", ""), "entries": len(record.get("timeline", [])),
         "group_id": record["group_id"], "updated_at": datetime.now(UTC)}}, upsert=True)

@@ -15,9 +15,9 @@ NAME = "fax_intake"
 
 def build_app(settings: FaxIntakeSettings | None = None) -> FastAPI:
     settings = settings or FaxIntakeSettings()
-    rt, org, store = create_intake(NAME, settings)
+    rt, org, store, keys = create_intake(NAME, settings)
     if settings.smtp_port:
-        handler = FaxMailHandler(store, org, settings)
+        handler = FaxMailHandler(store, org, settings, keys)
         rt.background.append(lambda: run_smtp(handler, settings))
     if settings.imap_host:
         rt.background.append(ImapPoller(store, org, settings).run)

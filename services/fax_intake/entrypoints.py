@@ -6,13 +6,15 @@ import asyncio
 import contextlib
 import imaplib
 import logging
+import ssl
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from services.fax_intake.config import FaxIntakeSettings
-from services.fax_intake.handlers import keep_broken, take_email
+from services.fax_intake.handlers import OutOfScope, keep_broken, take_email
 from shared.intake import IntakeStore
+from shared.keyring import Grant, KeyRefused, KeyRing
 from shared.messaging import TRANSIENT_ERRORS
 from shared.org import OrgDirectory
 
@@ -20,17 +22,36 @@ log = logging.getLogger(__name__)
 
 
 class FaxMailHandler:
-    """aiosmtpd handler: every accepted message is stored before we answer 250."""
+    """aiosmtpd handler: the gateway signs in with its API key (SMTP AUTH, password = key; use `fax`), and
+    every accepted message is stored before we answer 250."""
 
-    def __init__(self, store: IntakeStore, org: OrgDirectory, settings: FaxIntakeSettings) -> None:
-        self.store, self.org, self.settings = store, org, settings
+    def __init__(self, store: IntakeStore, org: OrgDirectory, settings: FaxIntakeSettings, keys: KeyRing) -> None:
+        self.store, self.org, self.settings, self.keys = store, org, settings, keys
+
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                     auth_data: Any) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        try:
+            grant = self.keys.check(auth_data.password.decode(errors="replace"), "fax")
+        except KeyRefused as exc:
+            if exc.status == 503:
+                return AuthResult(success=False, handled=False, message="454 4.7.0 Keys still loading, retry")
+            log.warning("SMTP AUTH refused: %s", exc.message)
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=grant)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         raw = envelope.original_content or b""
+        grant = session.auth_data if isinstance(session.auth_data, Grant) else None
+        if grant is None and self.settings.smtp_auth_required:
+            return "530 5.7.0 Authentication required"
         try:
             result = await take_email(store=self.store, org=self.org, raw=raw, recipients=list(envelope.rcpt_tos),
                                       default_group=self.settings.default_group_id,
-                                      threshold=self.settings.review_below_confidence)
+                                      threshold=self.settings.review_below_confidence, grant=grant)
+        except OutOfScope as exc:
+            return f"550 5.7.1 {exc}"
         except TRANSIENT_ERRORS:
             log.exception("storage unavailable; asking the gateway to retry")
             return "451 4.3.0 Temporary failure, please retry"
@@ -43,9 +64,15 @@ class FaxMailHandler:
 
 async def run_smtp(handler: FaxMailHandler, settings: FaxIntakeSettings) -> None:
     loop = asyncio.get_running_loop()
+    tls = None
+    if settings.smtp_tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(settings.smtp_tls_cert, settings.smtp_tls_key or None)
     server = await loop.create_server(
         lambda: SMTP(handler, data_size_limit=settings.max_message_bytes, enable_SMTPUTF8=True,
-                     hostname="complaint-center"),
+                     hostname="complaint-center", authenticator=handler.authenticate,
+                     auth_required=settings.smtp_auth_required, tls_context=tls,
+                     require_starttls=tls is not None, auth_require_tls=tls is not None),
         host=settings.smtp_host, port=settings.smtp_port)
     log.info("SMTP listening on %s:%s", settings.smtp_host, settings.smtp_port)
     try:

@@ -16,6 +16,7 @@ from services.fax_intake.domain import (
     sender_fax_number,
 )
 from shared.intake import ComplainantIn, ComplaintIn, IntakeStore, Submission
+from shared.keyring import Grant
 from shared.org import OrgDirectory, line_owner
 from shared.originals import Original
 from shared.scanning import PLACEHOLDER, ScanFile, details_from_text, read_scans, review_reason
@@ -51,8 +52,12 @@ def _parts(msg: EmailMessage) -> tuple[list[ScanFile], list[Original], str]:
     return scans, others, body
 
 
+class OutOfScope(PermissionError):
+    """The fax gateway's key does not cover the line this fax was sent to."""
+
+
 async def take_email(*, store: IntakeStore, org: OrgDirectory, raw: bytes, recipients: list[str],
-                     default_group: str, threshold: float) -> dict[str, Any]:
+                     default_group: str, threshold: float, grant: Grant | None = None) -> dict[str, Any]:
     """Keep the raw .eml, OCR the fax pages, publish one complaint; the same Message-ID twice is one case."""
     msg = message_from_bytes(raw, policy=policy.default)
     if reason := automatic_reason(msg):
@@ -61,6 +66,8 @@ async def take_email(*, store: IntakeStore, org: OrgDirectory, raw: bytes, recip
         return {"kind": "ignored", "reason": reason}
     key = message_key(msg, raw)
     group_id, estate_id, place_reason = place_fax(org, called_fax_line(msg, recipients), default_group)
+    if grant is not None and not grant.covers(group_id, None if place_reason else estate_id):
+        raise OutOfScope(f"this key may not submit faxes for {estate_id if not place_reason else group_id}")
     if dup := await store.find_duplicate(group_id, key):
         return {"kind": "complaint", **dup.model_dump()}
     scans, others, body_text = _parts(msg)

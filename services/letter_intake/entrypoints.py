@@ -6,11 +6,12 @@ import mimetypes
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from services.letter_intake.config import LetterIntakeSettings
 from services.letter_intake.handlers import take_letter
+from shared.http import out_of_scope
 from shared.intake import ComplainantIn, IntakeStore
 from shared.org import OrgDirectory
 from shared.scanning import ScanFile
@@ -27,6 +28,7 @@ def build_router(store: IntakeStore, org: OrgDirectory, settings: LetterIntakeSe
                  responses={200: {"description": "These pages were already received"},
                             413: {"description": "File too large"}, 422: {"description": "Unusable upload"}})
     async def post_scans(
+        request: Request,
         files: Annotated[list[UploadFile], File(description="Pages in order: PDF, multi-page TIFF, JPEG, PNG")],
         estate_id: Annotated[str, Form(min_length=1, max_length=64)],
         source: Annotated[Literal["letter", "mailbox"], Form()] = "letter",
@@ -38,6 +40,8 @@ def build_router(store: IntakeStore, org: OrgDirectory, settings: LetterIntakeSe
         group_id = org.group_of(estate_id)
         if group_id is None:
             raise HTTPException(status_code=422, detail=f"unknown estate_id {estate_id!r}")
+        if not request.state.grant.covers(group_id, estate_id):
+            raise out_of_scope(estate_id)
         if not files or len(files) > 50:
             raise HTTPException(status_code=422, detail="send 1 to 50 files")
         scans = []

@@ -10,8 +10,9 @@ Every principal has a scope (a group, and within it regions or estates) that eve
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,9 +24,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from shared.contracts import ApiKeyChanged, Envelope
+from shared.keyring import digest
 from shared.org import ROOT, OrgDirectory
+from shared.outbox import OutboxRelay, outbox_entries, outbox_map
 from shared.ratelimit import RateLimiter
 from shared.scope import Scope
+from shared.settings import ServiceSettings
 
 ROLES = ("operator", "handler", "supervisor", "estate_manager", "region_quality", "group_admin")
 PII_ROLES = frozenset({"operator", "handler", "supervisor", "estate_manager", "group_admin"})
@@ -33,10 +38,6 @@ SESSION_COOKIE = "cc_session"
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-
-
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def session_token(request: Any) -> str | None:
@@ -69,9 +70,11 @@ class Principal:
 
 class AuthStore:
     def __init__(self, db: AsyncDatabase, org: OrgDirectory, *, idle_minutes: int, max_hours: int,
-                 login_per_minute: int) -> None:
+                 login_per_minute: int, settings: ServiceSettings, key_relay: OutboxRelay) -> None:
         self.db = db
         self.org = org
+        self.settings = settings
+        self.key_relay = key_relay  # ApiKeyChanged for the intake services, from the api_keys documents' outbox
         self.idle = timedelta(minutes=idle_minutes)
         self.max_age = timedelta(hours=max_hours)
         self.login_limiter = RateLimiter(login_per_minute, 60)
@@ -99,13 +102,18 @@ class AuthStore:
         return True
 
     async def seed(self, path: str | Path) -> list[dict[str, Any]]:
-        """Development accounts, one per role, created when missing (never in production)."""
+        """Development accounts, one per role, and one API key per integration, created when missing (never in
+        production)."""
         p = Path(path)
         data = yaml.safe_load((p if p.is_absolute() else ROOT / p).read_text(encoding="utf-8"))
         for a in data["accounts"]:
             await self.create_account(a["username"], data["password"], role=a["role"], group_id=a["group_id"],
                                       name=a.get("name", ""), estate_ids=a.get("estate_ids"),
                                       region_ids=a.get("region_ids"), staff_id=a.get("staff_id", ""))
+        for k in data.get("api_keys", []):
+            with contextlib.suppress(DuplicateKeyError):
+                await self.create_key(Principal("dev", "seed", "group_admin", k["group_id"], Scope(k["group_id"])),
+                                      k["name"], k.get("estate_ids", []), k["uses"], key=k["key"])
         return data["accounts"]
 
     def scope_of(self, group_id: str, estate_ids: list[str], region_ids: list[str]) -> Scope:
@@ -171,26 +179,46 @@ class AuthStore:
         return self._principal(account)
 
     # ---- API keys -------------------------------------------------------------------------------------
-    async def create_key(self, by: Principal, name: str, estate_ids: list[str]) -> tuple[str, dict[str, Any]]:
-        key = "cck_" + secrets.token_urlsafe(32)
+    def _key_changed(self, doc: dict[str, Any], at: datetime, revoked: bool) -> Envelope[ApiKeyChanged]:
+        return Envelope[ApiKeyChanged](
+            type="ApiKeyChanged", correlation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"apikey:{doc['key_id']}"),
+            group_id=doc["group_id"], estate_id="*", complaint_id=f"apikey:{doc['key_id']}",
+            payload=ApiKeyChanged(key_id=doc["key_id"], key_hash=doc["_id"], name=doc["name"],
+                                  estate_ids=doc["estate_ids"], uses=doc["uses"], revoked=revoked, changed_at=at))
+
+    async def create_key(self, by: Principal, name: str, estate_ids: list[str], uses: list[str],
+                         key: str | None = None) -> tuple[str, dict[str, Any]]:
+        """A new key (shown once; only its hash is kept), announced to the intake services through the outbox."""
+        key = key or "cck_" + secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
         doc = {"_id": digest(key), "key_id": "k-" + secrets.token_hex(4), "name": name, "group_id": by.group_id,
-               "estate_ids": estate_ids, "created_by": by.id, "created_at": datetime.now(UTC), "revoked_at": None,
+               "estate_ids": estate_ids, "uses": uses, "created_by": by.id, "created_at": now, "revoked_at": None,
                "prefix": key[:8]}
+        doc["outbox"] = outbox_map(self.settings, [self._key_changed(doc, now, revoked=False)])
         await self.db["api_keys"].insert_one(doc)
+        await self.key_relay.try_flush(doc["_id"], doc["outbox"])
         return key, doc
 
     async def revoke_key(self, by: Principal, key_id: str) -> bool:
-        r = await self.db["api_keys"].update_one({"key_id": key_id, "group_id": by.group_id, "revoked_at": None},
-                                                 {"$set": {"revoked_at": datetime.now(UTC), "revoked_by": by.id}})
+        doc = await self.db["api_keys"].find_one({"key_id": key_id, "group_id": by.group_id, "revoked_at": None})
+        if doc is None:
+            return False
+        now = datetime.now(UTC)
+        entries = outbox_entries(self.settings, [self._key_changed(doc, now, revoked=True)])
+        r = await self.db["api_keys"].update_one({"_id": doc["_id"], "revoked_at": None}, {"$set": {
+            "revoked_at": now, "revoked_by": by.id, **entries}})
+        if r.matched_count == 1:
+            await self.key_relay.try_flush(doc["_id"])
         return r.matched_count == 1
 
     async def list_keys(self, group_id: str) -> list[dict[str, Any]]:
-        rows = await self.db["api_keys"].find({"group_id": group_id}).sort("created_at", -1).to_list(None)
-        return [{k: v for k, v in r.items() if k != "_id"} for r in rows]
+        rows = await self.db["api_keys"].find({"group_id": group_id}, {"_id": 0, "outbox": 0}) \
+            .sort("created_at", -1).to_list(None)
+        return rows
 
     async def from_key(self, key: str) -> Principal | None:
         doc = await self.db["api_keys"].find_one({"_id": digest(key)})
-        if doc is None or doc.get("revoked_at"):
+        if doc is None or doc.get("revoked_at") or "operator_api" not in doc.get("uses", ["operator_api"]):
             return None
         return Principal("key", doc["key_id"], "integration", doc["group_id"],
                          self.scope_of(doc["group_id"], doc["estate_ids"], []), doc["name"])

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.operator_api.auth import SESSION_COOKIE, AuthError, AuthStore, Principal, session_token
 from services.operator_api.config import OperatorApiSettings
 from services.operator_api.entrypoints import authenticate, jsonable, require
+from shared.keyring import USES
 
 
 class LoginIn(BaseModel):
@@ -32,6 +33,9 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: str = Field(min_length=2, max_length=100, description="用途, e.g. CTI 呼叫中心, 扫描仪 3F")
     estate_ids: list[str] = Field(default_factory=list, description="项目范围; empty = the whole group")
+    uses: list[Literal["operator_api", "phone", "letter", "fax", "web"]] = Field(
+        default_factory=lambda: list(USES), min_length=1,
+        description="用途: operator_api, phone (CTI), letter (scanners), fax (gateway), web (owners' app backend)")
 
 
 def _me(p: Principal) -> dict[str, Any]:
@@ -91,10 +95,11 @@ def build_auth_router(auth: AuthStore, settings: OperatorApiSettings) -> APIRout
         wrong = [e for e in body.estate_ids if not admin.scope.allows(admin.group_id, e)]
         if wrong:
             raise HTTPException(404, f"estate {wrong[0]!r} not found")
-        key, doc = await auth.create_key(admin, body.name, body.estate_ids)
+        uses = sorted(set(body.uses))
+        key, doc = await auth.create_key(admin, body.name, body.estate_ids, uses)
         await auth.audit(admin, "create_api_key", doc["key_id"], details={"name": body.name,
-                                                                          "estate_ids": body.estate_ids})
-        return {"key": key, "key_id": doc["key_id"], "name": body.name, "estate_ids": body.estate_ids,
+                                                                          "estate_ids": body.estate_ids, "uses": uses})
+        return {"key": key, "key_id": doc["key_id"], "name": body.name, "estate_ids": body.estate_ids, "uses": uses,
                 "note": "只显示一次，请妥善保存 shown once: store it now"}
 
     @router.get("/admin/api-keys", tags=["admin 管理"], summary="接口密钥 API keys of the group (no secrets)")

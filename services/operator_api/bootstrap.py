@@ -15,6 +15,7 @@ from services.operator_api.auth_routes import build_auth_router
 from services.operator_api.config import OperatorApiSettings
 from services.operator_api.directory import build_clock_router, build_directory_router
 from services.operator_api.entrypoints import build_docs_router, build_router
+from services.operator_api.live import CaseChanges
 from shared.communications import CommunicationLog
 from shared.directory_feed import follow_directory
 from shared.http import install_intake_guards
@@ -48,10 +49,13 @@ def build_app(settings: OperatorApiSettings | None = None) -> FastAPI:
     rt.on_start.append(intake.ensure_indexes)
     rt.on_start.append(lambda: queries.ensure_indexes(archive_db))
     auth = AuthStore(rt.db, org, idle_minutes=settings.session_idle_minutes, max_hours=settings.session_max_hours,
-                     login_per_minute=settings.login_per_minute)
+                     login_per_minute=settings.login_per_minute, settings=settings,
+                     key_relay=rt.relay("api_keys"))
     rt.on_start.append(auth.ensure_indexes)
     if settings.environment == "development":
         rt.on_start.append(lambda: auth.seed(settings.dev_accounts_path))
+    live = CaseChanges(archive_db)
+    rt.background.append(live.run)
     app = create_app(rt, title="坐席工作台 API Operator API",
                      description="Queue, complete case record, operator intake, resolve, callbacks.")
     install_intake_guards(app, intake, settings.max_body_bytes, channel="operator")
@@ -59,7 +63,7 @@ def build_app(settings: OperatorApiSettings | None = None) -> FastAPI:
     install_audit(app, auth)
     app.include_router(build_auth_router(auth, settings))
     app.include_router(build_router(org=org, settings=settings, archive_db=archive_db, own_db=rt.db,
-                                    command_relay=command_relay, intake=intake))
+                                    command_relay=command_relay, intake=intake, live=live))
     app.include_router(build_directory_router(org, settings))
     comms = CommunicationLog(rt.db["communications"], rt.relay("communications"), settings)
     app.include_router(build_archive_router(org=org, settings=settings, archive_db=archive_db, comms=comms,

@@ -17,6 +17,7 @@ from services.archive import queries
 from services.operator_api.config import OperatorApiSettings
 from services.operator_api.entrypoints import require, scope_dependency
 from shared.org import CalendarNotice, EstatePlacement, OrgDirectory, Routing, Shift, SlaPolicy, Staff
+from shared.runtime import internal_client
 from shared.scope import Scope
 
 
@@ -30,7 +31,7 @@ def build_directory_router(org: OrgDirectory, settings: OperatorApiSettings) -> 
                       json_body: Any = None, files: dict[str, Any] | None = None) -> httpx.Response:
         url = f"{settings.assignment_url}/internal/directory/{scope.group_id}/{path}"
         try:
-            async with httpx.AsyncClient(timeout=120) as client:
+            async with internal_client(settings, 120) as client:
                 return await client.request(method, url, params={k: v for k, v in (params or {}).items()
                                                                   if v is not None},
                                             json=json_body, files=files)
@@ -158,7 +159,7 @@ def build_clock_router(org: OrgDirectory, settings: OperatorApiSettings, archive
             raise HTTPException(404, "complaint not found")
         url = f"{settings.assignment_url}/internal/directory/{scope.group_id}/cases/{case['complaint_id']}"
         try:
-            async with httpx.AsyncClient(timeout=10) as client:
+            async with internal_client(settings, 10) as client:
                 r = await client.get(url)
         except httpx.HTTPError as exc:
             raise HTTPException(503, f"assignment is not answering: {exc}") from exc

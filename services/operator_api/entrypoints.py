@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -24,6 +24,7 @@ from services.operator_api.domain import (
     check_can_send_back,
 )
 from services.operator_api.handlers import fetch_original, send_command, wait_for_case
+from services.operator_api.live import CaseChanges
 from shared.asyncapi import build_spec
 from shared.contracts import (
     AcknowledgeComplaint,
@@ -40,7 +41,7 @@ from shared.intake import Accepted, ComplaintIn, IntakeStore, Submission
 from shared.org import OrgDirectory
 from shared.outbox import OutboxRelay
 from shared.scope import Scope
-from shared.terms import SEVERITY_ZH, ZH, Category, Channel, Satisfaction, Status
+from shared.terms import SEVERITY_ZH, SUBCATEGORY_OF, ZH, Category, Channel, Satisfaction, Status
 from shared.workcal import LOCAL_TZ, add_working_days
 
 
@@ -152,7 +153,8 @@ def require(settings: OperatorApiSettings, *roles: str):
 
 
 def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db: AsyncDatabase,
-                 own_db: AsyncDatabase, command_relay: OutboxRelay, intake: IntakeStore) -> APIRouter:
+                 own_db: AsyncDatabase, command_relay: OutboxRelay, intake: IntakeStore,
+                 live: CaseChanges) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     ScopeDep = Annotated[Scope, Depends(scope_dependency(org, settings))]
 
@@ -164,7 +166,17 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
 
     @router.get("/terms", tags=["directory 组织"], summary="术语 Chinese labels of every code (one mapping)")
     async def terms(scope: ScopeDep) -> dict[str, Any]:
-        return {"zh": ZH, "severity": SEVERITY_ZH}
+        return {"zh": ZH, "severity": SEVERITY_ZH, "subcategories": SUBCATEGORY_OF}
+
+    @router.get("/events/stream", tags=["cases 投诉"], summary="实时推送 Case changes in my scope (Server-Sent Events)",
+                response_class=StreamingResponse)
+    async def case_stream(scope: ScopeDep, request: Request) -> StreamingResponse:
+        """`event: case` with complaint_id, estate_id, status and tracking number (no personal data) whenever a
+        case in the caller's scope changes; re-read the queue on it. The stream ends after 10 minutes and the
+        browser's EventSource reconnects (the session is checked again)."""
+        return StreamingResponse(live.stream(scope, is_disconnected=request.is_disconnected),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @router.get("/estates", tags=["directory 组织"], summary="我的项目 Estates in my scope")
     async def list_estates(scope: ScopeDep) -> list[dict[str, str]]:

@@ -19,6 +19,7 @@ from shared.contracts import Envelope, Payload
 from shared.intake import IntakeStore
 from shared.originals import content_disposition
 from shared.outbox import OutboxRelay, outbox_map
+from shared.runtime import internal_client
 from shared.scope import Scope
 from shared.settings import ServiceSettings
 
@@ -67,7 +68,7 @@ async def fetch_original(item: dict[str, Any], settings: OperatorApiSettings, in
     if base is None:
         raise HTTPException(status_code=404, detail=f"original kept by unknown service {service!r}")
     try:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with internal_client(settings, 30) as client:
             r = await client.get(f"{base}/internal/originals/{file_id}")
     except httpx.HTTPError as exc:
         raise HTTPException(status_code=503, detail=f"{service} is not answering: {exc}") from exc

@@ -18,11 +18,11 @@ NAME = "phone_intake"
 
 def build_app(settings: PhoneIntakeSettings | None = None) -> FastAPI:
     settings = settings or PhoneIntakeSettings()
-    rt, org, store = create_intake(NAME, settings)
+    rt, org, store, keys = create_intake(NAME, settings)
     archive_db = rt.mongo[settings.database("archive")]  # household look-up through the archive's query module
     rt.on_start.append(lambda: queries.ensure_indexes(archive_db))
     app = create_app(rt, title="电话投诉受理 Phone intake", description="Finished calls from the CTI system.")
-    install_intake_guards(app, store, settings.max_body_bytes, channel="phone")
+    install_intake_guards(app, store, settings.max_body_bytes, channel="phone", keys=keys, use="phone")
     comms = CommunicationLog(rt.db["communications"], rt.relay("communications"), settings)
     app.include_router(build_router(store, comms, org, archive_db))
     app.include_router(originals_router(store.originals))

@@ -13,8 +13,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.phone_intake.domain import TranscriptError, Turn, parse_text, role_of
 from services.phone_intake.handlers import CallFacts, UnknownLine, take_call
 from shared.communications import CommunicationLog
+from shared.http import out_of_scope
 from shared.intake import IntakeStore
-from shared.org import OrgDirectory
+from shared.org import OrgDirectory, line_owner
 from shared.originals import Original
 
 _ID = r"^[A-Za-z0-9_.:-]+$"
@@ -79,6 +80,9 @@ def build_router(store: IntakeStore, comms: CommunicationLog, org: OrgDirectory,
                             422: {"description": "Invalid call (kept for review)"}})
     async def post_call(call: CallIn, request: Request) -> Annotated[Any, JSONResponse]:
         raw = await request.body()
+        owner = line_owner(org, call.called_line, "phone_lines")
+        if owner is not None and not request.state.grant.covers(*owner):
+            raise out_of_scope(f"线路 line {call.called_line}")
         try:
             turns = ([Turn(role_of(t.speaker), t.text.strip(), t.start) for t in call.transcript]
                      if call.transcript is not None else parse_text(call.transcript_text or ""))

@@ -16,10 +16,11 @@ NAME = "web_intake"
 
 def build_app(settings: WebIntakeSettings | None = None) -> FastAPI:
     settings = settings or WebIntakeSettings()
-    rt, org, store = create_intake(NAME, settings)
+    rt, org, store, keys = create_intake(NAME, settings)
     app = create_app(rt, title="网上投诉受理 Web intake",
                      description="Complaints from the web form and the owners' app.")
-    install_intake_guards(app, store, settings.max_body_bytes, channel="online", per_minute=settings.intake_per_minute)
+    install_intake_guards(app, store, settings.max_body_bytes, channel="online", keys=keys, use="web",
+                          key_required=False, per_minute=settings.intake_per_minute)
     app.include_router(build_router(store, org))
     app.include_router(originals_router(store.originals))
     return app

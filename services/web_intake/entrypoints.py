@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from services.web_intake.domain import UnknownEstate
 from services.web_intake.handlers import submit_complaint
+from shared.http import out_of_scope
 from shared.intake import Accepted, ComplaintIn, IntakeStore
 from shared.org import OrgDirectory
 
@@ -24,6 +25,9 @@ def build_router(store: IntakeStore, org: OrgDirectory) -> APIRouter:
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> Accepted | JSONResponse:
         raw = await request.body()
+        grant = request.state.grant  # the owners' app backend with its key; None for the public form
+        if grant is not None and not grant.covers(org.group_of(body.estate_id), body.estate_id):
+            raise out_of_scope(body.estate_id)
         try:
             accepted = await submit_complaint(store=store, org=org, body=body, raw=raw,
                                               idempotency_key=idempotency_key)

@@ -14,6 +14,7 @@ from shared.contracts.commands import (
 )
 from shared.contracts.envelope import Envelope, Payload, utcnow
 from shared.contracts.events import (
+    ApiKeyChanged,
     Assignee,
     Attachment,
     CallbackScheduled,
@@ -49,6 +50,7 @@ __all__ = [
     "topic_of", "utcnow",
     "parse_obj", "AcknowledgeComplaint", "PauseClocks", "ReassignComplaint", "RecordFirstResponse",
     "ResumeClocks", "SendBackComplaint", "ClocksPaused", "ClocksResumed", "ComplaintEscalated", "ComplaintQueued",
-    "ComplaintSentBack", "DirectoryChanged", "ProgressRecorded", "SlaWarning", "Candidate", "CallbackScheduled",
+    "ComplaintSentBack", "DirectoryChanged", "ApiKeyChanged", "ProgressRecorded", "SlaWarning", "Candidate",
+    "CallbackScheduled",
     "CommunicationRecorded", "HistoryImported", "NoticeFailed", "NoticeSent",
 ]

@@ -277,9 +277,26 @@ class DirectoryChanged(Payload):
     source: str = Field("", description="What changed it: api, import:<file>, seed.")
 
 
+class ApiKeyChanged(Payload):
+    """Emitted by the operator API when a group admin creates or revokes an integration's API key.
+
+    Intake services keep the grants it carries and check every `X-Api-Key` (or SMTP AUTH password) against
+    them, so they never call the operator API to verify a key. Only the SHA-256 of the key travels.
+    Envelope: complaint_id is `apikey:<key_id>` (a key's changes stay in order), estate_id `*`.
+    """
+
+    key_id: str = Field(min_length=1, max_length=64)
+    key_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 (hex) of the key; the key never travels")
+    name: str = Field("", max_length=200, description="The integration, e.g. 呼叫中心CTI")
+    estate_ids: list[str] = Field(default_factory=list, description="Estates it may submit for; empty = whole group")
+    uses: list[str] = Field(description="What it may call: operator_api, phone, letter, fax, web")
+    revoked: bool = False
+    changed_at: datetime = Field(description="When the key was created or revoked; a later change wins")
+
+
 EVENTS: tuple[type[Payload], ...] = (
     ComplaintReceived, ComplaintTriaged, ComplaintAssigned, ComplaintResolved,
     FollowUpRecorded, ComplaintReopened, ComplaintClosed, ComplaintQueued, ComplaintSentBack, ProgressRecorded,
     ClocksPaused, ClocksResumed, SlaWarning, ComplaintEscalated, DirectoryChanged, CallbackScheduled, NoticeSent,
-    NoticeFailed, CommunicationRecorded, HistoryImported,
+    NoticeFailed, CommunicationRecorded, HistoryImported, ApiKeyChanged,
 )

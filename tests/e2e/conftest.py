@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from deploy.dev_keys import dev_key
 from deploy.native import dovecot
 from deploy.native import stack as native
 from tests.e2e.sinks import MailSink, SmsGateway
@@ -124,7 +125,8 @@ async def web(center: Center) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def phone(center: Center) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=center.url("phone_intake"), timeout=15) as c:
+    async with httpx.AsyncClient(base_url=center.url("phone_intake"), timeout=15,
+                                 headers={"X-Api-Key": dev_key("phone")}) as c:
         yield c
 
 

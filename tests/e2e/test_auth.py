@@ -136,3 +136,81 @@ async def test_full_personal_data_only_for_roles_that_need_it_and_every_view_is_
     assert ("op-lk", "view_personal_data") in views and ("quality-east", "view_personal_data") not in views
     changes = (await ops.get("/api/v1/admin/audit", params={"actor": "admin"})).json()
     assert any(a["action"].startswith("PUT /api/v1/directory/staff") for a in changes)
+
+
+async def test_intake_services_take_only_integrations_with_a_key_for_that_use_and_estate(center, ops, web):
+    import smtplib
+    from email.message import EmailMessage
+
+    from deploy.dev_keys import dev_key
+    from tests.e2e.test_phone import call
+    from tests.helpers import eventually
+
+    phone_url, letter_url = center.url("phone_intake"), center.url("letter_intake")
+    lakeside_line, sunrise_line, hotline = "0571-88880001", "021-66660002", "400-800-1234"
+    async with httpx.AsyncClient(timeout=15) as c:
+        async def post_call(key: str | None, line: str) -> int:
+            headers = {"X-Api-Key": key} if key else {}
+            return (await c.post(f"{phone_url}/api/v1/calls", json=call(called_line=line), headers=headers)).status_code
+
+        assert await post_call(None, lakeside_line) == 401
+        assert await post_call("cck_forged", lakeside_line) == 401
+        assert await post_call(dev_key("letter"), lakeside_line) == 403  # the scanners' key is not the CTI's
+
+        r = await ops.post("/api/v1/admin/api-keys", json={"name": "朝阳苑 CTI+扫描", "estate_ids": ["e-sunrise"],
+                                                           "uses": ["phone", "letter", "fax"]})
+        assert r.status_code == 201, r.text
+        key, key_id = r.json()["key"], r.json()["key_id"]
+        async def answers(key: str, line: str, status: int) -> bool:
+            return await post_call(key, line) == status
+
+        await eventually(lambda: answers(key, sunrise_line, 202), what="the new key reaching the phone intake")
+        assert await post_call(key, lakeside_line) == 403  # another estate's line
+        assert await post_call(key, hotline) == 403  # the group hotline needs a group-wide key
+        assert await post_call(dev_key("phone"), hotline) == 202
+
+        scan = {"files": [("files", ("p.png", b"\x89PNG\r\n\x1a\n", "image/png"))]}
+        assert (await c.post(f"{letter_url}/api/v1/scans", data={"estate_id": "e-lakeside"}, **scan)).status_code == 401
+        r = await c.post(f"{letter_url}/api/v1/scans", data={"estate_id": "e-lakeside"}, headers={"X-Api-Key": key},
+                         **scan)
+        assert r.status_code == 403 and "e-lakeside" in r.json()["detail"]
+
+        # the web form is public, but a key presented must be right, and must cover the estate
+        assert (await web.post("/api/v1/complaints", json=complaint())).status_code == 202
+        assert (await web.post("/api/v1/complaints", json=complaint(),
+                               headers={"X-Api-Key": "cck_forged"})).status_code == 401
+        assert (await web.post("/api/v1/complaints", json=complaint(),
+                               headers={"X-Api-Key": key})).status_code == 403
+        assert (await web.post("/api/v1/complaints", json=complaint(),
+                               headers={"X-Api-Key": dev_key("web")})).status_code == 202
+
+        # the fax gateway signs in to SMTP with its key
+        from tests.e2e.conftest import SMTP_PORT
+
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "gw@fax.test", "fax-057188880009@fax.test", "Fax"
+        msg.set_content("传真")
+        with smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=30) as smtp:
+            with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+                smtp.send_message(msg)
+            assert refused.value.smtp_code == 530
+        with smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=30) as smtp, \
+                pytest.raises(smtplib.SMTPAuthenticationError):
+            smtp.login("gw", dev_key("phone"))
+        with smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=30) as smtp:
+            smtp.login("gw", key)
+            with pytest.raises(smtplib.SMTPDataError) as out:
+                smtp.send_message(msg)  # 湖畔花园's fax line with 朝阳苑's key
+            assert out.value.smtp_code == 550
+
+        # grants survive a restart of the intake (its own copy, then the feed from the beginning)
+        center.kill("phone_intake")
+        center.start("phone_intake")
+        assert await post_call(key, sunrise_line) == 202
+
+        assert (await ops.delete(f"/api/v1/admin/api-keys/{key_id}")).status_code == 200
+        await eventually(lambda: answers(key, sunrise_line, 401), what="the revocation reaching the phone intake")
+
+        # /internal endpoints answer only the center's own services
+        assert (await c.get(f"{phone_url}/internal/originals/x")).status_code == 401
+        assert (await c.get(f"{center.url('assignment')}/internal/directory/g-hengan/estates")).status_code == 401

@@ -14,6 +14,16 @@ from tests.helpers import complaint
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / ".run" / "screenshots"
+AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"  # Deque axe-core (MPL-2.0), pinned
+
+
+async def accessible(page, name: str) -> None:
+    """axe-core's WCAG 2 A/AA rules on the page as it is: no serious or critical violation."""
+    await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})")
+    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert not bad, f"{name}: {bad}"
 
 
 @pytest.fixture
@@ -48,13 +58,17 @@ async def test_an_operator_takes_a_complaint_from_intake_to_closed_in_the_consol
     await page.wait_for_selector("#err:not([hidden])")
     assert "wrong" in await page.inner_text("#err")
     await page.screenshot(path=str(SHOTS / "01-sign-in-refused.png"))
+    await accessible(page, "sign-in")
     await page.close()
 
     page = await sign_in(browser, center, "admin")
     await page.screenshot(path=str(SHOTS / "02-queue.png"))
+    await accessible(page, "queue")
     before = await page.inner_text("#count")
 
-    # the queue updates live: a web complaint appears without reloading
+    # the queue updates live, pushed by the server (the page's own poll is once a minute): a web complaint
+    # appears without reloading
+    await page.wait_for_selector("#live >> text=实时")
     marker = uuid.uuid4().hex[:6]
     r = await web.post("/api/v1/complaints", json=complaint(text=f"楼道灯坏了{marker}，一周没人修"))
     tracking = r.json()["tracking_no"]
@@ -66,6 +80,7 @@ async def test_an_operator_takes_a_complaint_from_intake_to_closed_in_the_consol
     await page.wait_for_selector("#k-received")
     received_before = int(await page.inner_text("#k-received"))
     await page.screenshot(path=str(SHOTS / "03-dashboard.png"))
+    await accessible(page, "dashboard")
 
     # intake while on the phone
     await page.click("text=受理 Intake")
@@ -78,6 +93,7 @@ async def test_an_operator_takes_a_complaint_from_intake_to_closed_in_the_consol
     await page.fill("#i-demand", "尽快修好")
     await page.wait_for_selector("#household >> text=新住户")
     await page.screenshot(path=str(SHOTS / "04-intake.png"))
+    await accessible(page, "intake")
     await page.click("#intake button[type=submit]")
     await page.wait_for_url("**/console/#/case/*")
     cid = page.url.rsplit("/", 1)[1]
@@ -87,6 +103,20 @@ async def test_an_operator_takes_a_complaint_from_intake_to_closed_in_the_consol
     await page.reload()
     await page.wait_for_selector("text=派单 Assigned")
     await page.screenshot(path=str(SHOTS / "05-case.png"))
+    await accessible(page, "case")
+
+    # correct the triage from the case page: 电梯 → treat it as a major equipment fault
+    await page.click("#fix-box summary")
+    await page.select_option("#fx-sub", "lift")
+    await page.select_option("#fx-sev", "major")
+    await page.fill("#fx-note", "老人被困风险，按重大处理")
+    await page.screenshot(path=str(SHOTS / "05b-correct-triage.png"))
+    await page.click("#fix button[type=submit]")
+    fixed = await case_where(ops, cid, lambda c: c.get("corrected_by") == "admin", timeout=20)
+    assert fixed["severity"] == "major" and fixed["subcategory"] == "lift"
+    await page.wait_for_selector("#changed, h1 >> text=重大", timeout=20_000)  # pushed to the open case page
+    await page.reload()
+    await page.wait_for_selector("button[data-cmd=acknowledge]")
     await page.click("button[data-cmd=acknowledge]")
     await case_where(ops, cid, lambda c: "acknowledge" in c.get("met", []), timeout=20)
     await page.fill("#a-note", "已更换按钮面板")
@@ -95,6 +125,7 @@ async def test_an_operator_takes_a_complaint_from_intake_to_closed_in_the_consol
     await page.click("text=回访 Callbacks")
     await page.wait_for_selector(f"tr[data-id='{cid}']")
     await page.screenshot(path=str(SHOTS / "06-callbacks.png"))
+    await accessible(page, "callbacks")
     await page.click(f"tr[data-id='{cid}']")
     await page.wait_for_selector("button[data-cmd=callbacks]")
     await page.select_option("#cb-sat", "satisfied")

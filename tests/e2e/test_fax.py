@@ -8,6 +8,7 @@ import uuid
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from deploy.dev_keys import dev_key
 from tests.e2e.conftest import SMTP_PORT, case_where, filed
 from tests.helpers import eventually
 from tests.scans import render_letter, to_tiff
@@ -34,6 +35,7 @@ def fax_email(*, text: str = FAX, to: str = "fax-02166660009@fax.example.test", 
 async def send(msg: EmailMessage) -> None:
     def _send() -> None:
         with smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=60) as smtp:
+            smtp.login("fax-gateway", dev_key("fax"))
             smtp.send_message(msg)
 
     await asyncio.to_thread(_send)

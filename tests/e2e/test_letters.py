@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from deploy.dev_keys import dev_key
 from tests.e2e.conftest import case_where, filed
 from tests.helpers import eventually
 from tests.scans import render_letter, to_jpeg, to_pdf, to_png, to_tiff
@@ -17,7 +18,8 @@ async def test_an_uploaded_two_page_letter_becomes_one_case_with_its_text_and_sc
     import httpx
 
     pages = [render_letter(LETTER, rotate=1.5, noise=0.01), render_letter(PAGE_TWO + uuid.uuid4().hex[:6])]
-    async with httpx.AsyncClient(base_url=center.url("letter_intake"), timeout=60) as letters:
+    async with httpx.AsyncClient(base_url=center.url("letter_intake"), timeout=60,
+                                 headers={"X-Api-Key": dev_key("letter")}) as letters:
         files = [("files", ("p1.png", to_png(pages[0]), "image/png")),
                  ("files", ("p2.jpg", to_jpeg(pages[1]), "image/jpeg"))]
         r = await letters.post("/api/v1/scans", data={"estate_id": "e-lakeside", "source": "letter"}, files=files)
@@ -42,7 +44,8 @@ async def test_a_multi_page_tiff_and_a_pdf_are_each_one_letter(center, ops):
     marker = uuid.uuid4().hex[:6]
     tiff = to_tiff([render_letter(LETTER + marker), render_letter(PAGE_TWO)])
     pdf = to_pdf([render_letter("意见箱：建议周末开放活动室，方便孩子们活动。" + marker)])
-    async with httpx.AsyncClient(base_url=center.url("letter_intake"), timeout=60) as letters:
+    async with httpx.AsyncClient(base_url=center.url("letter_intake"), timeout=60,
+                                 headers={"X-Api-Key": dev_key("letter")}) as letters:
         r1 = await letters.post("/api/v1/scans", data={"estate_id": "e-lakeside"},
                                 files=[("files", ("letter.tif", tiff, "image/tiff"))])
         r2 = await letters.post("/api/v1/scans", data={"estate_id": "e-sunrise", "source": "mailbox"},
@@ -56,7 +59,8 @@ async def test_a_multi_page_tiff_and_a_pdf_are_each_one_letter(center, ops):
 async def test_a_corrupt_upload_is_kept_as_a_case_for_review_not_lost(center, ops):
     import httpx
 
-    async with httpx.AsyncClient(base_url=center.url("letter_intake"), timeout=60) as letters:
+    async with httpx.AsyncClient(base_url=center.url("letter_intake"), timeout=60,
+                                 headers={"X-Api-Key": dev_key("letter")}) as letters:
         r = await letters.post("/api/v1/scans", data={"estate_id": "e-lakeside"},
                                files=[("files", ("broken.png", b"\x89PNG\r\n\x1a\n" + uuid.uuid4().bytes,
                                                  "image/png"))])

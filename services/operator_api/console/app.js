@@ -2,7 +2,8 @@
 "use strict";
 const $ = (sel, el = document) => el.querySelector(sel);
 const view = () => $("#view");
-let ME = null, TERMS = {}, SEV = {}, timer = null;
+let ME = null, TERMS = {}, SEV = {}, SUBS = {}, timer = null;
+let stream = null, onChange = null;  // server push: one EventSource; the open view decides what a change means
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const zh = (code) => TERMS[code] || code || "";
@@ -24,6 +25,22 @@ function countdown(due) {
   const txt = m >= 1440 ? `${Math.floor(m / 1440)}天${Math.floor((m % 1440) / 60)}时` : m >= 60 ? `${Math.floor(m / 60)}时${m % 60}分` : `${m}分`;
   if (ms < 0) return [`超时 ${txt}`, "due-breach"];
   return [`剩 ${txt}`, ms < 30 * 60000 ? "due-warn" : "due-ok"];
+}
+function setLive(on) {
+  const el = $("#live");
+  el.textContent = on ? "● 实时 live" : "○ 重连中 reconnecting";
+  el.className = on ? "live-on" : "live-off";
+}
+function connectLive() {
+  if (stream) stream.close();
+  stream = new EventSource("/api/v1/events/stream");  // same-origin: the session cookie goes with it
+  stream.onopen = () => setLive(true);
+  stream.onerror = () => setLive(false);  // EventSource reconnects by itself
+  stream.addEventListener("case", (e) => { if (onChange) onChange(JSON.parse(e.data)); });
+}
+function debounced(fn, ms = 250) {
+  let t = null;
+  return () => { clearTimeout(t); t = setTimeout(() => fn().catch(() => {}), ms); };
 }
 const sevBadge = (s) => `<span class="sev-${esc(s)}">${esc(SEV[s] || s || "")}</span>`;
 
@@ -48,7 +65,7 @@ function loginView() {
 // ---- queue -----------------------------------------------------------------------------------------------
 async function queueView() {
   const estates = await api("/estates");
-  view().innerHTML = `<h1>投诉队列 Queue <small class="muted">按最近时限排序 nearest deadline first · 自动刷新 live</small></h1>
+  view().innerHTML = `<h1>投诉队列 Queue <small class="muted">按最近时限排序 nearest deadline first · 有变化即刷新 updates pushed · <kbd>/</kbd> 搜索</small></h1>
     <div class="filters" role="search">
       <select id="f-estate" aria-label="项目 estate"><option value="">全部项目 All estates</option>${estates.map((e) => `<option value="${esc(e.id)}">${esc(e.name)}</option>`).join("")}</select>
       <select id="f-status" aria-label="状态 status"><option value="">全部状态</option>${["waiting", "assigned", "resolved", "reopened", "closed"].map((s) => `<option value="${s}">${zh(s)}</option>`).join("")}</select>
@@ -57,8 +74,8 @@ async function queueView() {
       <input id="f-q" placeholder="关键词 keywords" aria-label="关键词 keywords">
       <label><input type="checkbox" id="f-mine"> 我的 mine</label>
     </div>
-    <table aria-label="投诉队列"><thead><tr><th>编号</th><th>项目</th><th>类别</th><th>级别</th><th>状态</th><th>处理人</th><th>投诉人</th><th>时限</th></tr></thead><tbody id="rows"></tbody></table>
-    <p class="muted" id="count"></p>`;
+    <table><caption class="sr-only">投诉队列，按最近时限排序 Queue, nearest deadline first</caption><thead><tr>${["编号", "项目", "类别", "级别", "状态", "处理人", "投诉人", "时限"].map((h) => `<th scope="col">${h}</th>`).join("")}</tr></thead><tbody id="rows"></tbody></table>
+    <p class="muted" id="count" aria-live="polite"></p>`;
   const names = Object.fromEntries(estates.map((e) => [e.id, e.name]));
   const load = async () => {
     const p = new URLSearchParams({ page_size: "50" });
@@ -83,7 +100,8 @@ async function queueView() {
   for (const id of ["#f-estate", "#f-status", "#f-category", "#f-channel", "#f-mine"]) $(id).onchange = load;
   $("#f-q").oninput = () => load();
   await load();
-  timer = setInterval(() => load().catch(() => {}), 3000);
+  onChange = debounced(load);  // pushed: reload when a case in my scope changes
+  timer = setInterval(() => load().catch(() => {}), 60000);  // countdowns tick; a safety net if the push is down
 }
 
 // ---- intake ----------------------------------------------------------------------------------------------
@@ -146,20 +164,40 @@ async function caseView(id) {
     <div class="card"><h2>时间线 Timeline</h2><ol class="timeline">${c.timeline.map((t) => `<li><b>${esc(t.title)}</b> <span class="muted">${esc(new Date(t.at).toLocaleString())}</span><br>${esc(t.summary)}</li>`).join("")}</ol></div></div>
     <h2>操作 Actions</h2>
     <div class="actions">
-      <button data-cmd="acknowledge">接单 Take</button>
+      <button type="button" data-cmd="acknowledge">接单 Take</button>
       <input id="a-note" placeholder="处理结果 / 原因 note" aria-label="处理结果">
-      <button data-cmd="resolve">处理完毕 Resolve</button>
+      <button type="button" data-cmd="resolve">处理完毕 Resolve</button>
       <select id="a-staff" aria-label="改派给">${staff.map((s) => `<option value="${esc(s.id)}">${esc(s.department_name)} ${esc(s.name)}${s.on_shift ? "" : "（不在班）"}</option>`).join("")}</select>
-      <button data-cmd="reassign" class="secondary">改派 Reassign</button>
-      <button data-cmd="send-back" class="secondary">退单 Send back</button>
-      <button data-cmd="pause" class="secondary">暂停计时 Pause</button><button data-cmd="resume" class="secondary">恢复 Resume</button>
+      <button type="button" data-cmd="reassign" class="secondary">改派 Reassign</button>
+      <button type="button" data-cmd="send-back" class="secondary">退单 Send back</button>
+      <button type="button" data-cmd="pause" class="secondary">暂停计时 Pause</button><button type="button" data-cmd="resume" class="secondary">恢复 Resume</button>
     </div>
     <div class="actions">
       <select id="cb-reached" aria-label="回访结果"><option value="1">已联系上</option><option value="0">未接通</option></select>
       <select id="cb-sat" aria-label="满意度">${["very_satisfied", "satisfied", "fairly_satisfied", "neutral", "unsatisfied"].map((s) => `<option value="${s}">${zh(s)}</option>`).join("")}</select>
-      <button data-cmd="callbacks">记录回访 Record callback</button>
+      <button type="button" data-cmd="callbacks">记录回访 Record callback</button>
     </div>
-    <div class="actions"><input id="cm-name" placeholder="沟通对象" aria-label="沟通对象"><input id="cm-matter" placeholder="事由与结果" aria-label="事由"><button data-cmd="communication" class="secondary">添加沟通记录</button></div>`;
+    <div class="actions"><input id="cm-name" placeholder="沟通对象" aria-label="沟通对象"><input id="cm-matter" placeholder="事由与结果" aria-label="事由"><button type="button" data-cmd="communication" class="secondary">添加沟通记录</button></div>
+    <details class="card" id="fix-box"><summary>更正判定 Correct the triage</summary>
+      <form id="fix" class="grid">
+        <label for="fx-sub">细类 subcategory</label><select id="fx-sub">${Object.entries(Object.entries(SUBS).reduce((g, [s, cat]) => ((g[cat] = g[cat] || []).push(s), g), {})).map(([cat, subs]) => `<optgroup label="${esc(zh(cat))}">${subs.map((s) => `<option value="${esc(s)}"${s === c.subcategory ? " selected" : ""}>${esc(zh(s))}</option>`).join("")}</optgroup>`).join("")}</select>
+        <label for="fx-sev">级别 severity</label><select id="fx-sev">${Object.keys(SEV).map((s) => `<option value="${esc(s)}"${s === c.severity ? " selected" : ""}>${esc(SEV[s])}</option>`).join("")}</select>
+        <label for="fx-valid">有效投诉 valid</label><input type="checkbox" id="fx-valid"${c.valid === false ? "" : " checked"}>
+        <label for="fx-note">更正原因 why</label><input id="fx-note" required placeholder="例如：实为燃气泄漏，应为紧急">
+        <span></span><button type="submit">提交更正 Submit correction</button>
+      </form></details>`;
+  onChange = (x) => {
+    if (x.complaint_id !== c.complaint_id || $("#changed")) return;
+    $("h1").insertAdjacentHTML("afterend", `<p id="changed" class="warning" role="status">此投诉已更新 this case changed · <button type="button" id="reload-case">刷新 Reload</button></p>`);
+    $("#reload-case").onclick = () => caseView(id);
+  };
+  $("#fix").onsubmit = async (e) => {
+    e.preventDefault();
+    try {
+      await api(`/complaints/${encodeURIComponent(c.complaint_id)}/classification`, { json: { subcategory: $("#fx-sub").value, severity: $("#fx-sev").value, valid: $("#fx-valid").checked, note: $("#fx-note").value, by: ME.username } });
+      toast("判定已更正 corrected"); setTimeout(() => caseView(id), 800);
+    } catch (err) { toast(err.message); }
+  };
   const by = ME.staff_id || ME.username, note = () => $("#a-note").value || "已处理";
   const bodies = {
     acknowledge: () => ({ by }), resolve: () => ({ note: note(), by }), pause: () => ({ by, reason: note() }), resume: () => ({ by }),
@@ -183,7 +221,7 @@ async function caseView(id) {
 // ---- callbacks -------------------------------------------------------------------------------------------
 async function callbacksView() {
   view().innerHTML = `<h1>回访任务 Callbacks <small class="muted">自动刷新 live</small></h1><label><input type="checkbox" id="cb-mine"> 我受理的 mine</label>
-    <table><thead><tr><th>编号</th><th>类别</th><th>投诉人</th><th>第几次</th><th>应回访时间</th><th>负责人</th></tr></thead><tbody id="cb-rows"></tbody></table>`;
+    <table><caption class="sr-only">今日回访任务 Callbacks due</caption><thead><tr>${["编号", "类别", "投诉人", "第几次", "应回访时间", "负责人"].map((h) => `<th scope="col">${h}</th>`).join("")}</tr></thead><tbody id="cb-rows"></tbody></table>`;
   const load = async () => {
     const rows = await api("/callbacks" + ($("#cb-mine").checked ? "?owner=" + encodeURIComponent(ME.username) : ""));
     $("#cb-rows").innerHTML = rows.map((c) => `<tr class="row" tabindex="0" data-id="${esc(c.complaint_id)}"><td>${esc(c.tracking_no)}</td><td>${esc(zh(c.subcategory))}</td><td>${esc((c.complainant || {}).name)} ${esc((c.complainant || {}).phone)}</td>
@@ -195,7 +233,8 @@ async function callbacksView() {
   };
   $("#cb-mine").onchange = load;
   await load();
-  timer = setInterval(() => load().catch(() => {}), 5000);
+  onChange = debounced(load);
+  timer = setInterval(() => load().catch(() => {}), 60000);
 }
 
 // ---- dashboard -------------------------------------------------------------------------------------------
@@ -208,8 +247,8 @@ async function dashboardView() {
   view().innerHTML = `<h1>看板 Dashboard <small class="muted">近30天受理 received in the last 30 days</small></h1>
     <div class="filters"><div class="card">受理 <b id="k-received">${t.received}</b></div><div class="card">办结 <b>${t.resolved}</b></div><div class="card">时效达标率 <b>${pct(t.sla_compliance)}</b></div>
     <div class="card">满意率 <b>${pct(t.satisfaction_rate)}</b></div><div class="card">重复 <b>${t.repeat}</b> · 重开 <b>${t.reopened}</b></div></div>
-    <div class="cols"><div id="c-cat" class="chart" aria-label="按类别"></div><div id="c-chan" class="chart" aria-label="按渠道"></div>
-    <div id="c-estate" class="chart" aria-label="按项目"></div><div id="c-sub" class="chart" aria-label="细类与热点"></div></div>`;
+    <div class="cols"><div id="c-cat" class="chart" role="img" aria-label="按类别 by category"></div><div id="c-chan" class="chart" role="img" aria-label="按渠道 by channel"></div>
+    <div id="c-estate" class="chart" role="img" aria-label="按项目 by estate"></div><div id="c-sub" class="chart" role="img" aria-label="热点楼栋 hotspots"></div></div>`;
   const names = Object.fromEntries((await api("/estates")).map((e) => [e.id, e.name]));
   const bar = (el, obj, title) => echarts.init($(el)).setOption({ animation: false, title: { text: title, textStyle: { fontSize: 13 } }, tooltip: {}, xAxis: { type: "category", data: Object.keys(obj).map(zh) }, yAxis: { type: "value" }, series: [{ type: "bar", data: Object.values(obj) }] });
   bar("#c-cat", t.by_category, "按类别 by category");
@@ -221,6 +260,7 @@ async function dashboardView() {
 // ---- routing ---------------------------------------------------------------------------------------------
 async function route() {
   clearInterval(timer);
+  onChange = null;
   const [, page, arg] = (location.hash || "#/queue").split("/");
   for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("active", a.getAttribute("href") === `#/${page}`);
   if (page === "login" || !ME) return loginView();
@@ -233,10 +273,18 @@ async function route() {
 async function start() {
   ME = await api("/auth/me");
   const terms = await api("/terms");
-  TERMS = terms.zh; SEV = terms.severity;
+  TERMS = terms.zh; SEV = terms.severity; SUBS = terms.subcategories;
+  connectLive();
   $("#who").textContent = `${ME.name}（${zh(ME.role) || ME.role}）`;
 }
 
-$("#logout").onclick = async () => { await api("/auth/logout", { method: "POST" }).catch(() => {}); ME = null; location.hash = "#/login"; };
+$("#logout").onclick = async () => {
+  await api("/auth/logout", { method: "POST" }).catch(() => {});
+  if (stream) stream.close();
+  ME = null; location.hash = "#/login";
+};
+document.addEventListener("keydown", (e) => {  // "/" jumps to the queue's keyword search, as in most consoles
+  if (e.key === "/" && !["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName) && $("#f-q")) { e.preventDefault(); $("#f-q").focus(); }
+});
 window.addEventListener("hashchange", route);
 start().then(route, () => { location.hash = "#/login"; route(); });
