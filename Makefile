@@ -5,12 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 
-.PHONY: help venv up down ps logs test test-unit docs lint compose-config clean bench bench-intake bench-ocr \
+.PHONY: help venv up down ps logs test test-unit test-faults test-fuzz docs lint compose-config clean bench bench-intake bench-ocr \
 	bench-triage bench-routing train-triage eval-triage replay-dlq seed-history report verify-archive
 
 help:
 	@echo "make up       bring up Kafka, the MongoDB-wire server and every service (prints addresses)"
-	@echo "make test     unit, integration and end-to-end tests on real Kafka and MongoDB"
+	@echo "make test     unit, integration and end-to-end tests on real Kafka and MongoDB (faults and fuzzing included)"
+	@echo "make test-faults | test-fuzz   only the fault-injection run | only the fuzzers (each prints its counts)"
 	@echo "make down     stop everything make up started"
 	@echo "make ps|logs  status of the services | recent logs (make logs S=triage F=1 to follow one)"
 	@echo "make docs     write docs/asyncapi.json from the contracts"
@@ -53,6 +54,12 @@ test: $(PY)
 
 test-unit: $(PY)
 	$(PY) -m pytest -q tests/unit
+
+test-faults: $(PY)
+	$(PY) -m pytest -q -s tests/e2e/test_zy_faults.py
+
+test-fuzz: $(PY)
+	$(PY) -m pytest -q -s tests/e2e/test_zz_fuzz.py tests/unit/test_contract_fuzz.py
 
 bench: bench-triage bench-routing bench-ocr bench-intake
 

@@ -21,6 +21,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from shared import metrics
 from shared.contracts import Attachment, Complainant, ComplaintReceived, Envelope
 from shared.directory_feed import follow_directory
 from shared.keyring import KeyRing
@@ -168,6 +169,7 @@ class IntakeStore:
         task = asyncio.create_task(self.relay.try_flush(complaint_id, doc["outbox"]))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        metrics.RECEIVED.labels(self.source, sub.channel.value).inc()
         return Accepted(complaint_id=complaint_id, tracking_no=tracking_no)
 
     def _submission(self, sub: Submission, *, raw: bytes, group_id: str, idem: str | None, now: datetime,
@@ -198,6 +200,7 @@ class IntakeStore:
             "_id": str(uuid.uuid4()), "at": datetime.now(UTC), "channel": channel,
             "raw": raw[:1_000_000].decode("utf-8", errors="replace"), "reason": reason[:2000],
         })
+        metrics.REJECTED.labels(self.source, channel).inc()
 
 
 def create_intake(name: str, settings: ServiceSettings) -> tuple[Runtime, OrgDirectory, IntakeStore, KeyRing]:

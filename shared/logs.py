@@ -1,13 +1,18 @@
-"""Structured logging: one JSON line per record, phone numbers masked on the way out."""
+"""Structured logging: one JSON line per record, phone numbers masked on the way out, and the case being
+worked on (correlation id = the complaint's first event id, and the complaint id) on every line logged while
+a message of that case is handled."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from shared.masking import mask_text
+
+CASE: ContextVar[tuple[str, str] | None] = ContextVar("case", default=None)  # (correlation_id, complaint_id)
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,6 +28,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": mask_text(record.getMessage()),
         }
+        case = CASE.get()
+        if case is not None:
+            entry["correlation_id"], entry["complaint_id"] = case
         if record.exc_info:
             entry["exc"] = mask_text(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)

@@ -15,13 +15,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from shared import metrics
 from shared.contracts import TOPICS, BadMessage, Envelope, encode, parse
+from shared.logs import CASE
 from shared.mongo import TRANSIENT_MONGO_ERRORS
 from shared.settings import ServiceSettings
 
@@ -114,11 +117,44 @@ def subscribe(broker: KafkaBroker, settings: ServiceSettings, service: str, topi
 
 async def process_message(broker: KafkaBroker, settings: ServiceSettings, service: str, msg: Any,
                           handler: Handler) -> None:
+    record = msg.raw_message
+    started = time.monotonic()
+    outcome, kind = "ok", "?"
     try:
-        envelope = parse(msg.body)
-    except BadMessage as exc:
-        await _dead_letter(broker, msg, service, str(exc))
+        try:
+            envelope = parse(msg.body)
+        except BadMessage as exc:
+            outcome = "dlq" if await _dead_letter(broker, msg, service, str(exc)) else "redeliver"
+            return
+        kind = envelope.type
+        token = CASE.set((str(envelope.correlation_id), envelope.complaint_id))
+        try:
+            outcome = await _handle(broker, settings, service, msg, envelope, handler)
+        finally:
+            CASE.reset(token)
+    finally:
+        topic = record.topic
+        metrics.PROCESSED.labels(service, topic, kind, outcome).inc()
+        metrics.HANDLER_SECONDS.labels(service, topic).observe(time.monotonic() - started)
+        _record_lag(msg, service)
+
+
+def _record_lag(msg: Any, service: str) -> None:
+    """Messages still behind this one on its partition, as the consumer last heard from the broker."""
+    record, consumer = msg.raw_message, getattr(msg, "consumer", None)
+    try:
+        tp = TopicPartition(record.topic, record.partition)
+        high = consumer.highwater(tp) if consumer is not None else None
+    except Exception:  # noqa: BLE001 - a metric must never break consumption
         return
+    if high is not None:
+        metrics.LAG.labels(service, record.topic, str(record.partition)).set(max(0, high - record.offset - 1))
+
+
+async def _handle(broker: KafkaBroker, settings: ServiceSettings, service: str, msg: Any,
+                  envelope: Envelope[Any], handler: Handler) -> str:
+    """Run the handler: transient failures retry in place within a budget, then redeliver; anything else is
+    parked in the DLQ with the reason. Returns the outcome: ok, dlq or redeliver."""
     budget_end = time.monotonic() + settings.retry_budget_seconds
     delay = settings.retry_initial_seconds
     while True:
@@ -128,26 +164,30 @@ async def process_message(broker: KafkaBroker, settings: ServiceSettings, servic
             if time.monotonic() > budget_end:
                 log.warning("giving up in place on %s (%s); seeking back for redelivery", envelope.type, exc)
                 await msg.nack()
-                return
+                return "redeliver"
             log.warning("transient failure on %s %s: %s; retrying in %.1fs", envelope.type, envelope.event_id,
                         exc, delay)
+            metrics.RETRIES.labels(service, msg.raw_message.topic).inc()
             await asyncio.sleep(delay)
             delay = min(delay * 2, settings.retry_max_seconds)
             continue
         except Exception as exc:  # a bug or a rule violation: park it, keep the pipeline moving
             log.exception("handler failed on %s %s", envelope.type, envelope.event_id)
-            await _dead_letter(broker, msg, service, f"handler failed: {type(exc).__name__}: {exc}")
-            return
+            parked = await _dead_letter(broker, msg, service, f"handler failed: {type(exc).__name__}: {exc}")
+            return "dlq" if parked else "redeliver"
         await msg.ack()
-        return
+        return "ok"
 
 
-async def _dead_letter(broker: KafkaBroker, msg: Any, service: str, reason: str) -> None:
+async def _dead_letter(broker: KafkaBroker, msg: Any, service: str, reason: str) -> bool:
+    """Park the message with its reason; False (and seek back) when even the DLQ cannot be written."""
     try:
         await send_to_dlq(broker, msg, service, reason)
     except (KafkaError, *TRANSIENT_ERRORS):
         log.exception("could not write to the DLQ; seeking back so the message is not skipped")
         await msg.nack()
-        return
+        return False
     log.warning("message on %s offset %s sent to DLQ: %s", msg.raw_message.topic, msg.raw_message.offset, reason)
+    metrics.DLQ.labels(service, msg.raw_message.topic).inc()
     await msg.ack()
+    return True

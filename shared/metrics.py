@@ -23,7 +23,7 @@ LAG = Gauge("cc_consumer_lag", "Messages behind the partition's end after the la
 SLA_WARNINGS = Counter("cc_sla_warnings_total", "Deadline warnings fired (80 % of a clock)", ["clock"])
 SLA_BREACHES = Counter("cc_sla_escalations_total", "Escalations fired at 100/150/200 % of a clock",
                        ["clock", "level"])
-OUTBOX_PUBLISHED = Counter("cc_outbox_published_total", "Outbox entries published", ["service", "collection"])
+OUTBOX_PUBLISHED = Counter("cc_outbox_published_total", "Outbox entries published", ["collection"])
 
 
 def exposition() -> tuple[bytes, str]:

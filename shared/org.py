@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.terms import SUBCATEGORY_OF
+
 ROOT = Path(__file__).resolve().parents[1]
 
 ROLES = ("handler", "supervisor", "estate_manager", "region_quality", "operator")
@@ -52,8 +54,32 @@ class Routing(_M):
     subcategory: dict[str, str] = Field(default_factory=dict)
     category: dict[str, str] = Field(default_factory=dict)
     skills: dict[str, str] = Field(default_factory=dict, description="subcategory → skill a handler should have")
-    invalid: str = "service_desk"
-    default: str = "service_desk"
+    invalid: str = Field("service_desk", pattern=r"^[a-z][a-z_]{0,39}$")
+    default: str = Field("service_desk", pattern=r"^[a-z][a-z_]{0,39}$")
+
+    @field_validator("subcategory", "skills")
+    @classmethod
+    def _known_subcategories(cls, v: dict[str, str]) -> dict[str, str]:
+        return _codes(v, SUBCATEGORY_OF, "subcategory")
+
+    @field_validator("category")
+    @classmethod
+    def _known_categories(cls, v: dict[str, str]) -> dict[str, str]:
+        return _codes(v, set(SUBCATEGORY_OF.values()), "category")
+
+
+_CODE = re.compile(r"^[a-z][a-z_]{0,39}$")
+
+
+def _codes(v: dict[str, str], known: Any, what: str) -> dict[str, str]:
+    """Rule keys are codes we know and values are plain codes: nothing else ever reaches a stored document
+    (a `$`-prefixed or dotted key would be a MongoDB operator or path)."""
+    for key, value in v.items():
+        if key not in known:
+            raise ValueError(f"unknown {what} {key!r}")
+        if not _CODE.match(str(value)):
+            raise ValueError(f"{what} {key}: {value!r} is not a code (lower-case letters and _)")
+    return v
 
 
 class ClockRule(_M):

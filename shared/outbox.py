@@ -16,6 +16,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.collection import AsyncCollection
 
+from shared import metrics
 from shared.contracts import Envelope, encode, topic_of
 from shared.messaging import TRANSIENT_ERRORS, publish
 from shared.settings import ServiceSettings
@@ -63,6 +64,7 @@ class OutboxRelay:
             await publish(self.broker, entry["topic"], entry["value"].encode(), key=entry["key"],
                           headers={"type": entry["type"]})
             await self.collection.update_one({"_id": doc_id}, {"$unset": {f"outbox.{event_id}": ""}})
+            metrics.OUTBOX_PUBLISHED.labels(self.collection.name).inc()
             sent += 1
         return sent
 

@@ -15,11 +15,13 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure
 
+from shared import metrics
 from shared.logs import setup_logging
 from shared.messaging import build_broker, ensure_topics
 from shared.mongo import make_client
@@ -97,6 +99,13 @@ def create_app(rt: Runtime, *, title: str, description: str = "") -> FastAPI:
 
     app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")
 
+    @app.exception_handler(ConnectionFailure)  # the base of every transient PyMongo error (shared.mongo)
+    async def database_away(request: Request, exc: Exception) -> JSONResponse:
+        """The database is away: nothing was accepted; say so and when to retry (never a bare 500)."""
+        log.warning("database unavailable for %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return JSONResponse({"detail": "数据库暂不可用，请稍后重试 storage unavailable; retry shortly"},
+                            status_code=503, headers={"Retry-After": "5"})
+
     @app.middleware("http")
     async def internal_only(request: Request, call_next):
         """/internal/… is for the other services of the center: they present the shared internal token."""
@@ -108,6 +117,11 @@ def create_app(rt: Runtime, *, title: str, description: str = "") -> FastAPI:
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": rt.name}
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def prometheus() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     @app.get("/readyz", tags=["health"], summary="Readiness: MongoDB and Kafka answer")
     async def readyz() -> JSONResponse:

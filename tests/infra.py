@@ -22,6 +22,7 @@ class Infra:
     bootstrap: str
     mongo_url: str
     how: str
+    stack: native.Stack | None = None  # set when this session started the native servers (fault tests stop them)
 
 
 def _docker_answers() -> bool:
@@ -60,7 +61,9 @@ def provide_infra() -> Iterator[Infra]:
             shutil.rmtree(st.run_dir / "kafka", ignore_errors=True)
             native.start_kafka(st)
         started = [n for n, was_up in up_before.items() if not was_up]
-        yield Infra(st.bootstrap, st.mongo_url, "native (started)" if started else "native (reused)")
+        own = not up_before["kafka"] and not up_before["ferretdb"]
+        yield Infra(st.bootstrap, st.mongo_url, "native (started)" if started else "native (reused)",
+                    stack=st if own else None)
     finally:  # also after a failed start: nothing this session started is left running
         for name in ("kafka", "ferretdb", "postgres"):
             if not up_before[name]:

@@ -18,6 +18,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from services.assignment import sla
 from services.assignment.domain import Pick, Route, escalation_target, pick_handler, route, supervisor_of
+from shared import metrics
 from shared.aggregate import AggregateStore, Decision
 from shared.contracts import (
     AcknowledgeComplaint,
@@ -509,6 +510,17 @@ async def fire_due_timers(store: AggregateStore, org: OrgDirectory, now: datetim
     fired = 0
     for row in due:
         stamp = row["next_timer_at"].replace(tzinfo=UTC).isoformat()
-        if await store.apply(row["_id"], f"timer:{stamp}", lambda d: fire(d, org, now) if d else Decision()):
+        last: list[Decision] = []
+
+        def decide(d: dict[str, Any] | None, last: list[Decision] = last) -> Decision:
+            last[:] = [fire(d, org, now) if d else Decision()]
+            return last[0]
+
+        if await store.apply(row["_id"], f"timer:{stamp}", decide):
             fired += 1
+            for env in last[0].events if last else []:  # counted once they are stored, as they are published
+                if isinstance(env.payload, SlaWarning):
+                    metrics.SLA_WARNINGS.labels(env.payload.clock).inc()
+                elif isinstance(env.payload, ComplaintEscalated):
+                    metrics.SLA_BREACHES.labels(env.payload.clock, str(env.payload.level)).inc()
     return fired

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive import analysis, queries, reports, verify
 from services.operator_api.config import OperatorApiSettings
-from services.operator_api.entrypoints import jsonable, require, scope_dependency
+from services.operator_api.entrypoints import FIRST_DAY, LAST_DAY, jsonable, require, scope_dependency
 from shared.communications import CommunicationLog
 from shared.contracts import BadMessage, CommunicationRecorded, Envelope, HistoryImported, parse_obj
 from shared.org import OrgDirectory
@@ -111,7 +111,8 @@ def build_archive_router(*, org: OrgDirectory, settings: OperatorApiSettings, ar
     @router.get("/analysis/rollup", dependencies=analysts,
                 tags=["analysis 分析"], summary="统计 Figures for complaints received in a period")
     async def rollup(scope: ScopeDep, period: str | None = Query(None, max_length=10),
-                     date_from: date | None = Query(None, alias="from"), date_to: date | None = Query(None, alias="to"),
+                     date_from: date | None = Query(None, alias="from", ge=FIRST_DAY, le=LAST_DAY),
+                     date_to: date | None = Query(None, alias="to", ge=FIRST_DAY, le=LAST_DAY),
                      estate_id: str | None = Query(None, max_length=64),
                      region_id: str | None = Query(None, max_length=64)):
         try:

@@ -11,6 +11,7 @@ Every principal has a scope (a group, and within it regions or estates) that eve
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ PII_ROLES = frozenset({"operator", "handler", "supervisor", "estate_manager", "g
 SESSION_COOKIE = "cc_session"
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{1,63}$")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
@@ -135,7 +137,8 @@ class AuthStore:
     async def login(self, username: str, password: str, client: str) -> tuple[str, datetime, Principal]:
         if not self.login_limiter.allow(client):
             raise AuthError(429, "登录过于频繁，请稍后再试 too many sign-in attempts; try again in a minute")
-        account = await self.db["accounts"].find_one({"_id": username})
+        # a name no account can have is never looked up (nor are control characters sent to the database)
+        account = await self.db["accounts"].find_one({"_id": username}) if USERNAME.match(username) else None
         now = datetime.now(UTC)
         if account is None or account.get("disabled"):
             _hasher.hash(password)  # same work either way: no timing hint that the name is unknown

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.operator_api.auth import SESSION_COOKIE, AuthError, AuthStore, Principal, session_token
+from services.operator_api.auth import SESSION_COOKIE, USERNAME, AuthError, AuthStore, Principal, session_token
 from services.operator_api.config import OperatorApiSettings
 from services.operator_api.entrypoints import authenticate, jsonable, require
 from shared.keyring import USES
@@ -20,7 +20,7 @@ class LoginIn(BaseModel):
 
 class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    username: str = Field(min_length=2, max_length=64, pattern=USERNAME.pattern)
     password: str = Field(min_length=10, max_length=200)
     name: str = Field("", max_length=100)
     role: Literal["operator", "handler", "supervisor", "estate_manager", "region_quality", "group_admin"]

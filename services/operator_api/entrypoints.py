@@ -99,6 +99,9 @@ class CorrectionIn(BaseModel):
     by: str = Field(min_length=1, max_length=100)
 
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)  # dates the center can reason about (422 outside)
+
+
 class CallbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     reached: bool = Field(description="是否联系上 / reached the complainant")
@@ -189,7 +192,8 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
         status: Status | None = None, needs_review: bool | None = None, channel: Channel | None = None,
         page: int = Query(1, ge=1, le=10_000), page_size: int = Query(20, ge=1, le=100),
         category: Category | None = None, q: str | None = Query(None, max_length=100, description="关键词 keywords"),
-        received_from: date | None = None, received_to: date | None = Query(None, description="exclusive"),
+        received_from: date | None = Query(None, ge=FIRST_DAY, le=LAST_DAY),
+        received_to: date | None = Query(None, description="exclusive", ge=FIRST_DAY, le=LAST_DAY),
         complainant: str | None = Query(None, max_length=40, description="投诉人电话 complainant's phone"),
     ) -> dict[str, Any]:
         def local(d: date | None) -> datetime | None:

@@ -105,3 +105,61 @@ async def test_after_the_retry_budget_the_message_is_sought_back_for_redelivery(
     msg = FakeMessage(valid())
     await process_message(FakeBroker(), settings, "svc", msg, down)
     assert msg.nacked == 1 and msg.acked == 0
+
+
+async def test_every_outcome_is_counted_with_its_latency_and_the_lag_behind_the_partition_end():
+    from prometheus_client import REGISTRY
+
+    class Consumer:
+        def highwater(self, tp):
+            return 12  # offsets 8…11 still to come after offset 7
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"service": "metrics-test", **labels}) or 0.0
+
+    topic = "cc.complaint.followup"
+
+    async def buggy(event):
+        raise KeyError("x")
+
+    async def fine(event):
+        return None
+
+    for body, handler in ((valid(), fine), (b"garbage", fine), (valid(), buggy)):
+        msg = FakeMessage(body)
+        msg.consumer = Consumer()
+        await process_message(FakeBroker(), SETTINGS, "metrics-test", msg, handler)
+    assert value("cc_messages_processed_total", topic=topic, type="ComplaintClosed", outcome="ok") == 1
+    assert value("cc_messages_processed_total", topic=topic, type="?", outcome="dlq") == 1
+    assert value("cc_messages_processed_total", topic=topic, type="ComplaintClosed", outcome="dlq") == 1
+    assert value("cc_dlq_messages_total", topic=topic) == 2
+    assert value("cc_handler_seconds_count", topic=topic) == 3
+    assert value("cc_consumer_lag", topic=topic, partition="0") == 4
+
+
+async def test_log_lines_written_while_a_message_is_handled_carry_its_correlation_and_complaint_id():
+    import json
+    import logging
+
+    from shared.logs import JsonFormatter
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            lines.append(JsonFormatter("svc").format(record))
+
+    logger = logging.getLogger("case-test")
+    logger.addHandler(Keep())
+    logger.setLevel(logging.INFO)
+
+    async def handler(event):
+        logger.info("working on it for 13812341234")
+
+    body = valid()
+    await process_message(FakeBroker(), SETTINGS, "svc", FakeMessage(body), handler)
+    logger.info("between messages")
+    first, second = (json.loads(x) for x in lines)
+    sent = json.loads(body)
+    assert first["correlation_id"] == sent["correlation_id"] and first["complaint_id"] == sent["complaint_id"]
+    assert "13812341234" not in first["msg"] and "correlation_id" not in second

@@ -195,10 +195,12 @@ async function caseView(id) {
     e.preventDefault();
     try {
       await api(`/complaints/${encodeURIComponent(c.complaint_id)}/classification`, { json: { subcategory: $("#fx-sub").value, severity: $("#fx-sev").value, valid: $("#fx-valid").checked, note: $("#fx-note").value, by: ME.username } });
-      toast("判定已更正 corrected"); setTimeout(() => caseView(id), 800);
+      toast("判定已更正 corrected"); refreshSoon();
     } catch (err) { toast(err.message); }
   };
   const by = ME.staff_id || ME.username, note = () => $("#a-note").value || "已处理";
+  const here = location.hash;  // re-read the case after a command, unless the operator has moved on
+  const refreshSoon = () => setTimeout(() => { if (location.hash === here) caseView(id); }, 800);
   const bodies = {
     acknowledge: () => ({ by }), resolve: () => ({ note: note(), by }), pause: () => ({ by, reason: note() }), resume: () => ({ by }),
     reassign: () => ({ by: ME.username, to_staff_id: $("#a-staff").value, reason: note() }), "send-back": () => ({ by, reason: note() }),
@@ -212,7 +214,7 @@ async function caseView(id) {
         } else {
           await api(`/complaints/${encodeURIComponent(c.complaint_id)}/${b.dataset.cmd}`, { json: bodies[b.dataset.cmd]() });
         }
-        toast("已提交 done"); setTimeout(() => caseView(id), 800);
+        toast("已提交 done"); refreshSoon();
       } catch (err) { toast(err.message); }
     };
   }
