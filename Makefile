@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .PHONY: help venv up down ps logs test test-unit test-faults test-fuzz docs lint compose-config clean bench bench-intake bench-ocr \
-	bench-triage bench-routing train-triage eval-triage replay-dlq seed-history report verify-archive
+	bench-triage bench-routing bench-pipeline bench-queue train-triage eval-triage replay-dlq seed-history report verify-archive
 
 help:
 	@echo "make up       bring up Kafka, the MongoDB-wire server and every service (prints addresses)"
@@ -61,7 +61,7 @@ test-faults: $(PY)
 test-fuzz: $(PY)
 	$(PY) -m pytest -q -s tests/e2e/test_zz_fuzz.py tests/unit/test_contract_fuzz.py
 
-bench: bench-triage bench-routing bench-ocr bench-intake
+bench: bench-triage bench-routing bench-ocr bench-intake bench-pipeline bench-queue
 
 bench-triage: $(PY)
 	$(PY) -m benchmarks.triage_bench
@@ -83,6 +83,12 @@ bench-ocr: $(PY)
 
 bench-intake: $(PY)
 	$(PY) -m benchmarks.intake_bench
+
+bench-pipeline: $(PY)
+	$(PY) -m benchmarks.pipeline_bench
+
+bench-queue: $(PY)
+	$(PY) -m benchmarks.queue_bench
 
 replay-dlq: $(PY)
 	$(PY) -m shared.dlq $(TOPIC) $(if $(SERVICE),--service $(SERVICE),) $(if $(DRY),--dry-run,)

@@ -64,7 +64,8 @@ async def bench_calls(client: httpx.AsyncClient, n: int) -> list[tuple]:
     calls = await rate(n, 8, lambda i: client.post(f"{PHONE}/api/v1/calls", json=call(i),
                                                                  headers={"X-Api-Key": dev_key("phone")}))
     e2e = n / await until_assigned(client, "phone", before + n, t0)
-    form = await rate(n, 8, lambda i: client.post(f"{WEB}/api/v1/complaints", json={
+    form = await rate(n, 8, lambda i: client.post(f"{WEB}/api/v1/complaints", headers={"X-Api-Key": dev_key("web")},
+                                                  json={
         "estate_id": "e-lakeside", "complainant": {"name": "张三", "phone": "13812341234"}, "text": TEXT}))
     return [("phone: calls accepted /s", n, calls, floor, "GET /healthz /s"),
             ("phone: calls to assigned /s (whole pipeline)", n, e2e, floor, "GET /healthz /s"),
@@ -113,7 +114,10 @@ async def bench_fax(client: httpx.AsyncClient, n: int) -> list[tuple]:
 
 async def main() -> None:
     stack.up(stack.default_stack())
-    async with httpx.AsyncClient(timeout=60) as client:
+    login = httpx.post(f"{OPS}/api/v1/auth/login", json={"username": "admin", "password": "Hengan-dev-2026"},
+                       timeout=30)  # the development admin (deploy/accounts_dev.yaml) reads the queue
+    login.raise_for_status()
+    async with httpx.AsyncClient(timeout=60, headers={"Authorization": f"Bearer {login.json()['token']}"}) as client:
         rows = [*await bench_calls(client, 200), *await bench_scans(client, 5), *await bench_fax(client, 3)]
     print(f"\n{'figure':<46} {'n':>5} {'value':>9}   {'baseline (same run)':>20}  ratio")
     for name, n, value, base, base_name in rows:

@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError,
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 
 from shared import metrics
 from shared.contracts import TOPICS, BadMessage, Envelope, encode, parse
@@ -37,11 +38,16 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
 
 
-def build_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
-    """Idempotent producer (acks=all); no connection is made until the broker starts."""
+def build_broker(settings: ServiceSettings, service: str, tracer_provider: Any = None) -> KafkaBroker:
+    """Idempotent producer (acks=all); no connection is made until the broker starts. Traces (shared.tracing)
+    when an exporter is configured."""
+    from shared.tracing import tracer_provider as make_provider
+
+    provider = tracer_provider or make_provider(settings, service)
+    middlewares = (KafkaTelemetryMiddleware(tracer_provider=provider),) if provider is not None else ()
     return KafkaBroker(
         settings.kafka_bootstrap, client_id=service, enable_idempotence=True,
-        request_timeout_ms=15_000, logger=logging.getLogger(f"{service}.broker"),
+        request_timeout_ms=15_000, logger=logging.getLogger(f"{service}.broker"), middlewares=middlewares,
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from shared.ocr import UnreadableDocument, ocr_document_async
@@ -44,7 +46,29 @@ def content_key(files: list[ScanFile]) -> str:
     return h.hexdigest()
 
 
+OCR_AT_ONCE = 1  # OCR takes a core for a second or two a page; more at once starves the event loop on 2 cores
+_gate: asyncio.Semaphore | None = None
+_recent: OrderedDict[str, Reading] = OrderedDict()  # a retried upload (e.g. after a storage outage) is not re-read
+
+
 async def read_scans(files: list[ScanFile]) -> Reading:
+    """OCR every file in order into one text; one document at a time per process, and the last few readings
+    remembered by content, so a burst of retries after an outage queues up instead of starving the service."""
+    global _gate
+    key = content_key(files)
+    if key in _recent:
+        _recent.move_to_end(key)
+        return _recent[key]
+    _gate = _gate or asyncio.Semaphore(OCR_AT_ONCE)
+    async with _gate:
+        if key not in _recent:  # another request may have read the same pages while this one waited
+            _recent[key] = await _read(files)
+            while len(_recent) > 32:
+                _recent.popitem(last=False)
+    return _recent[key]
+
+
+async def _read(files: list[ScanFile]) -> Reading:
     """OCR every file in order into one text; confidence weighted by characters read."""
     texts, weights, pages, problems = [], [], 0, []
     for f in files:

@@ -50,6 +50,9 @@ class ServiceSettings(KafkaSettings, MongoSettings, ReliabilitySettings):
     internal_token: str = Field(
         "change-me", description="Shared secret services present on each other's /internal endpoints "
                                  "(X-Internal-Token); the placeholder is refused in production.")
+    otel_exporter: Literal["none", "console", "otlp"] = Field(
+        "none", description="Traces across Kafka hops (OpenTelemetry): off, to stdout, or OTLP/HTTP.")
+    otel_endpoint: str = "http://127.0.0.1:4318/v1/traces"
     environment: Literal["development", "production"] = Field(
         "development", description="production refuses placeholder secrets and development accounts.")
 

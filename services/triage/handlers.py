@@ -8,6 +8,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from services.triage import extract
 from services.triage.classifier import Judgement, Triager
 from services.triage.history import RecentComplaints
 from shared.aggregate import AggregateStore, Decision
@@ -36,8 +37,9 @@ async def triage_complaint(event: Envelope[ComplaintReceived], *, store: Aggrega
     if await store.get(event.complaint_id) is not None:
         return  # already judged; a redelivery changes nothing
     p = event.payload
-    history = await recent.load(event.group_id, event.estate_id, p.received_at)
     text = f"{p.text}\n{p.demand}" if p.demand else p.text
+    history = await recent.load(event.group_id, event.estate_id, p.received_at, unit=extract.unit_hint(text),
+                                phone=extract.phone_hint(text))
     j = triager.judge(text, history, complaint_id=event.complaint_id, known_estate=event.estate_id)
     if not j.unit_hint and p.complainant.unit:  # the channel may know the unit the text does not say
         j.unit_hint = p.complainant.unit

@@ -11,6 +11,7 @@ from services.triage.linking import History, Link, Seen
 
 REPEAT_DAYS = 30
 INCIDENT_MINUTES = 48 * 60
+RECENT_LIMIT = 500  # an estate's latest complaints (incidents happen within hours); households are looked up apart
 
 
 def minute(at: datetime) -> int:
@@ -25,13 +26,25 @@ class RecentComplaints:
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("group_id", 1), ("estate_id", 1), ("at", 1)])
+        await self.collection.create_index([("group_id", 1), ("estate_id", 1), ("unit", 1)])
+        await self.collection.create_index([("group_id", 1), ("estate_id", 1), ("phone", 1)])
 
-    async def load(self, group_id: str, estate_id: str, now: datetime) -> History:
+    async def load(self, group_id: str, estate_id: str, now: datetime, *, unit: str | None = None,
+                   phone: str | None = None) -> History:
+        """The estate's latest complaints of the last 30 days, plus every one of them from the same unit or
+        phone (a household's repeat may be older than the latest few hundred). Bounded, whatever the volume."""
         since = now - timedelta(days=REPEAT_DAYS)
-        docs = await self.collection.find({"group_id": group_id, "estate_id": estate_id}).to_list(None)
+        base = {"group_id": group_id, "estate_id": estate_id, "at": {"$gte": since}}
+        found = {d["_id"]: d for d in await self.collection.find(base).sort("at", -1).limit(RECENT_LIMIT)
+                 .to_list(None)}
+        household = [{k: v} for k, v in (("unit", unit), ("phone", phone)) if v]
+        if household:
+            for d in await self.collection.find({**base, "$or": household}).limit(RECENT_LIMIT).to_list(None):
+                found.setdefault(d["_id"], d)
+        docs = found.values()
         items = [Seen(d["_id"], d["estate_id"], d.get("building"), d.get("unit"), d.get("phone"), d["subcategory"],
                       frozenset(d.get("grams", [])), d["root"], d.get("reports", 1), d["minute"])
-                 for d in sorted(docs, key=lambda d: d["minute"]) if d["at"] >= since]
+                 for d in sorted(docs, key=lambda d: d["minute"])]
         history = History(window=10_000, incident_window=INCIDENT_MINUTES, items=items)
         history.count = minute(now)
         return history

@@ -31,7 +31,7 @@ from tests.e2e.conftest import PORTS, SMTP_PORT
 from tests.helpers import complaint, produce, read_topic
 
 OUTAGE_SECONDS = 30
-RATE_PER_SECOND = 2.0
+RATE_PER_SECOND = 0.7
 RETRYABLE = {429, 500, 502, 503, 504}
 
 
@@ -184,7 +184,6 @@ async def test_nothing_is_lost_or_done_twice_through_kills_outages_duplicates_an
             await asyncio.sleep(1)
             await asyncio.to_thread(center.start, name)
             faults.append(f"kill -9 {name}")
-            await asyncio.sleep(2)
         await produce(center.bootstrap, center.topic("complaint.received"), poison[0], key=b"poison")
         await produce(center.bootstrap, center.topic("complaint.received"), poison[1], key=b"poison")
         await produce(center.bootstrap, center.topic("complaint.triaged"), poison[2], key=b"poison")
@@ -229,11 +228,12 @@ async def test_nothing_is_lost_or_done_twice_through_kills_outages_duplicates_an
             assert sub is not None, f"fax {k} accepted but not stored"
             stream.accepted[sub["_id"]] = stream.accepted.pop(k)
         ids = list(stream.accepted)
-        deadline = time.monotonic() + 600
-        while True:
-            done = await cases.count_documents({"_id": {"$in": ids}, "status": "assigned",
-                                                "events.type": {"$all": ["ComplaintReceived", "ComplaintTriaged",
-                                                                         "ComplaintAssigned"]}})
+        deadline = time.monotonic() + 900
+        wanted = {"ComplaintReceived", "ComplaintTriaged", "ComplaintAssigned"}
+        while True:  # (checked here, not in the query: FerretDB v1 does not match $all inside arrays of documents)
+            rows = await cases.find({"_id": {"$in": ids}}, {"status": 1, "events.type": 1}).to_list(None)
+            done = sum(1 for d in rows if d.get("status") == "assigned"
+                       and wanted <= {e["type"] for e in d.get("events", [])})
             if done == len(ids) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(3)

@@ -163,3 +163,32 @@ async def test_log_lines_written_while_a_message_is_handled_carry_its_correlatio
     sent = json.loads(body)
     assert first["correlation_id"] == sent["correlation_id"] and first["complaint_id"] == sent["complaint_id"]
     assert "13812341234" not in first["msg"] and "correlation_id" not in second
+
+
+async def test_with_tracing_on_one_trace_follows_a_message_across_kafka_hops():
+    from faststream.kafka import TestKafkaBroker
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from shared.messaging import build_broker
+    from shared.tracing import tracer_provider
+
+    assert tracer_provider(SETTINGS, "svc") is None  # off by default
+    exporter = InMemorySpanExporter()
+    provider = tracer_provider(SETTINGS, "svc", exporter=exporter)
+    broker = build_broker(SETTINGS, "svc", tracer_provider=provider)
+    done = []
+
+    @broker.subscriber("cc.hop.one")
+    async def first(body: str) -> None:
+        await broker.publish(body, "cc.hop.two")
+
+    @broker.subscriber("cc.hop.two")
+    async def second(body: str) -> None:
+        done.append(body)
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish("楼道灯坏了", "cc.hop.one")
+    provider.force_flush()
+    spans = exporter.get_finished_spans()
+    assert done == ["楼道灯坏了"]
+    assert len(spans) >= 4 and len({s.context.trace_id for s in spans}) == 1  # publish→consume→publish→consume
