@@ -169,7 +169,8 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
 
     @router.get("/terms", tags=["directory 组织"], summary="术语 Chinese labels of every code (one mapping)")
     async def terms(scope: ScopeDep) -> dict[str, Any]:
-        return {"zh": ZH, "severity": SEVERITY_ZH, "subcategories": SUBCATEGORY_OF}
+        return {"zh": ZH, "severity": SEVERITY_ZH, "subcategories": SUBCATEGORY_OF,
+                "timezone": getattr(LOCAL_TZ, "key", "Asia/Shanghai")}  # days are the center's days
 
     @router.get("/events/stream", tags=["cases 投诉"], summary="实时推送 Case changes in my scope (Server-Sent Events)",
                 response_class=StreamingResponse)

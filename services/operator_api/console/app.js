@@ -2,7 +2,7 @@
 "use strict";
 const $ = (sel, el = document) => el.querySelector(sel);
 const view = () => $("#view");
-let ME = null, TERMS = {}, SEV = {}, SUBS = {}, timer = null;
+let ME = null, TERMS = {}, SEV = {}, SUBS = {}, TZ = "Asia/Shanghai", timer = null;
 let stream = null, onChange = null;  // server push: one EventSource; the open view decides what a change means
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -241,8 +241,9 @@ async function callbacksView() {
 
 // ---- dashboard -------------------------------------------------------------------------------------------
 async function dashboardView() {
-  const today = new Date(), from = new Date(today - 30 * 86400000), to = new Date(+today + 86400000);
-  const d = (x) => x.toISOString().slice(0, 10);
+  // the center's calendar days (rollups are kept per local day), not the browser's UTC date
+  const d = (ms) => new Intl.DateTimeFormat("en-CA", { timeZone: TZ }).format(new Date(ms));
+  const from = Date.now() - 30 * 86400000, to = Date.now() + 86400000;
   let data;
   try { data = await api(`/analysis/rollup?from=${d(from)}&to=${d(to)}`); } catch (err) { view().innerHTML = `<p class="warning">${esc(err.message)}</p>`; return; }
   const t = data.totals, pct = (x) => (x == null ? "—" : (x * 100).toFixed(1) + "%");
@@ -275,7 +276,7 @@ async function route() {
 async function start() {
   ME = await api("/auth/me");
   const terms = await api("/terms");
-  TERMS = terms.zh; SEV = terms.severity; SUBS = terms.subcategories;
+  TERMS = terms.zh; SEV = terms.severity; SUBS = terms.subcategories; TZ = terms.timezone || TZ;
   connectLive();
   $("#who").textContent = `${ME.name}（${zh(ME.role) || ME.role}）`;
 }
