@@ -2,8 +2,10 @@
 
 Pipeline: the running center (`make up`, started if needed). Complaints are posted to the web intake at fixed
 offered loads (open loop: a send every 1/rate seconds whatever the answers) and at saturation (32 in
-flight). Latency intake → assigned is the ComplaintAssigned record's Kafka timestamp minus the moment the
-request was sent (same clock); → archived is when the archive's queue entry first shows the case assigned.
+flight), the same number at each (CC_BENCH_STAGE, 200), and each load's backlog is drained (assigned and
+archived) before the next starts. Latency intake → assigned is the ComplaintAssigned record's Kafka
+timestamp minus the moment the request was sent (same clock); → archived is when the archive's queue entry
+first shows the case assigned (or waiting for a busy department).
 
 Floor: the same number of Kafka hops and MongoDB writes with no business logic, by a minimal aiokafka +
 pymongo script in this process, on the same Kafka and MongoDB-wire server, measured in the same run:
@@ -20,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -36,11 +40,28 @@ from deploy.native import stack
 
 WEB = "http://127.0.0.1:8001"
 LOADS = (10, 50, 200)
-SECONDS = 10
-SATURATION = 400
-ARCHIVED_TIMEOUT = 600
+STAGE = int(os.environ.get("CC_BENCH_STAGE", "200"))  # complaints per load: the same count at every rate
+DRAIN_TIMEOUT = 600  # a stage's backlog must clear before the next load starts
 OUT = stack.ROOT / ".run" / "bench" / "pipeline.json"
-TEXT = "湖畔花园3栋2单元楼道灯坏了一周了没人修，晚上回家很不安全，请尽快派人修好。"
+ESTATES = ("e-lakeside", "e-sunrise")
+TEXTS = ("{u}楼道灯坏了一周了没人修，晚上回家很不安全，请尽快派人修好。",
+         "{u}楼上每天晚上十一点以后还在装修，电钻声音很大，孩子没法睡觉。",
+         "{u}卫生间天花板漏水，应该是楼上的管道坏了，已经泡坏了吊顶。",
+         "{b}电梯这周停了三次，老人上下楼很困难，物业一直没有解释。",
+         "小区门口的垃圾桶好几天没人清理了，味道很大，{u}业主反映。",
+         "{u}的车位被别人的车占了，找保安也没人管。",
+         "物业费收据开错了金额，{u}要求重新开发票。",
+         "{b}门禁坏了，外人随便进出，晚上很不安全。",
+         "绿化带的树枝挡住了{b}的窗户，请派人修剪一下。",
+         "{u}家门口的消防通道堆满了杂物，请物业清理。")
+
+
+def complaint(i: int) -> dict[str, Any]:
+    """Varied, like a real day: two estates, many households, ten everyday problems (a fixed sequence)."""
+    b = f"{1 + i * 7 % 12}栋"
+    u = f"{b}{1 + i * 3 % 4}单元{1 + i * 5 % 18}0{1 + i % 4}"
+    return {"estate_id": ESTATES[i % 2], "text": TEXTS[i * 13 % len(TEXTS)].format(u=u, b=b) + f"（{i}）",
+            "complainant": {"name": "张三", "phone": f"138{(i * 7919) % 10**8:08d}", "unit": u}}
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -126,25 +147,24 @@ async def pipeline(bootstrap: str, mongo_url: str) -> dict[str, Any]:
     mongo = AsyncMongoClient(mongo_url, tz_aware=True)
     queue = mongo["cc_archive"]["queue"]
     results: dict[str, Any] = {}
+    key = _dev_web_key()
+    numbers = itertools.count(int(time.time()) % 100_000 * 100)  # a fresh slice of households each run
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
         async def send(i: int) -> str | None:
-            r = await client.post(f"{WEB}/api/v1/complaints", json={
-                "estate_id": "e-lakeside", "text": f"{TEXT}（{i}）",
-                "complainant": {"name": "张三", "phone": "13812341234", "unit": "3栋2单元1201"}},
-                headers={"X-Api-Key": _dev_web_key()})  # the app backend's key: no per-address limit
+            r = await client.post(f"{WEB}/api/v1/complaints", json=complaint(next(numbers)),
+                                  headers={"X-Api-Key": key})  # the app backend's key: no per-address limit
             return r.json()["complaint_id"] if r.status_code == 202 else None
 
         for rate in (*LOADS, None):
-            n = SATURATION if rate is None else int(rate * SECONDS)
+            n = STAGE
             sent, t0 = await offer(rate, n, send)
-            await watch.until(sent, 120)
+            await watch.until(sent, DRAIN_TIMEOUT)
             label = "saturation" if rate is None else f"{rate}/s"
             results[label] = {"offered_per_s": rate, "assigned": summary(sent, watch.seen, t0)}
             print(f"  pipeline {label:>10}: {results[label]['assigned']}", flush=True)
-            if rate in (LOADS[0], None):  # the archive is the slow stage: timed at the lowest load and flat out
-                archived = await _archived(queue, sent, ARCHIVED_TIMEOUT)
-                results[label]["archived"] = summary(sent, archived, t0)
-                print(f"  pipeline {label:>10} archived: {results[label]['archived']}", flush=True)
+            archived = await _archived(queue, sent, DRAIN_TIMEOUT)  # drained before the next load starts
+            results[label]["archived"] = summary(sent, archived, t0)
+            print(f"  pipeline {label:>10} archived: {results[label]['archived']}", flush=True)
     await watch.stop()
     await mongo.close()
     return results
@@ -156,9 +176,9 @@ async def _archived(queue, sent: dict[str, float], timeout: float) -> dict[str, 
     deadline = time.time() + timeout
     ids = list(sent)
     while time.time() < deadline and len(done) < len(ids):
-        async for d in queue.find({"_id": {"$in": [i for i in ids if i not in done]}, "status": "assigned"},
-                                  {"changed_at": 1}):
-            done[d["_id"]] = d["changed_at"].timestamp()
+        async for d in queue.find({"_id": {"$in": [i for i in ids if i not in done]}}, {"changed_at": 1, "status": 1}):
+            if d.get("status") in ("assigned", "waiting"):  # with a person, or queued for a busy department
+                done[d["_id"]] = d["changed_at"].timestamp()
         await asyncio.sleep(0.5)
     return done
 
@@ -177,8 +197,10 @@ async def floor(bootstrap: str, mongo_url: str) -> dict[str, Any]:
     await admin.start()
     with contextlib.suppress(TopicAlreadyExistsError):
         await admin.create_topics([NewTopic(t, num_partitions=6, replication_factor=1) for t in topics])
-    mongo = AsyncMongoClient(mongo_url, tz_aware=True, maxPoolSize=1)  # as the services run on FerretDB
-    db = mongo[f"bench_floor_{run}"]
+    # one connection per stage, as each service has one on FerretDB (ADR 2)
+    clients = {stage: AsyncMongoClient(mongo_url, tz_aware=True, maxPoolSize=1)
+               for stage in ("intake", "triage", "assignment", "archive")}
+    dbs = {stage: c[f"bench_floor_{run}"] for stage, c in clients.items()}
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     watch = Watch(bootstrap, topics[2])
@@ -186,55 +208,51 @@ async def floor(bootstrap: str, mongo_url: str) -> dict[str, Any]:
     archived: dict[str, float] = {}
     counts: dict[str, int] = {}
 
-    async def stage(source: str, target: str, coll: str) -> None:
-        c = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"floor-{run}-{coll}",
+    async def consume(topic_names: list[str], group: str, handle) -> None:
+        c = AIOKafkaConsumer(*topic_names, bootstrap_servers=bootstrap, group_id=f"floor-{run}-{group}",
                              auto_offset_reset="earliest", enable_auto_commit=False)
         await c.start()
         try:
             while True:
                 for records in (await c.getmany(timeout_ms=200, max_records=200)).values():
                     for r in records:
-                        key = r.key.decode()
-                        await db[coll].replace_one({"_id": key}, {"_id": key, "body": r.value.decode(),
-                                                                  "outbox": {"x": 1}}, upsert=True)
-                        await producer.send_and_wait(target, r.value, key=r.key)
-                        await db[coll].update_one({"_id": key}, {"$unset": {"outbox.x": ""}})
+                        await handle(r)
                 await c.commit()
         finally:
             await c.stop()
 
-    async def archive() -> None:
-        c = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=f"floor-{run}-archive",
-                             auto_offset_reset="earliest", enable_auto_commit=False)
-        await c.start()
-        try:
-            while True:
-                for records in (await c.getmany(timeout_ms=200, max_records=200)).values():
-                    for r in records:
-                        key = r.key.decode()
-                        for _ in range(4):
-                            await db["cases"].find_one({"_id": key})
-                        await db["cases"].update_one({"_id": key}, {"$push": {"events": r.topic}}, upsert=True)
-                        await db["queue"].replace_one({"_id": key}, {"_id": key, "t": r.topic}, upsert=True)
-                        await db["ledger"].update_one({"_id": key}, {"$set": {"head": r.offset}}, upsert=True)
-                        await db["processed"].update_one({"_id": f"{key}:{r.topic}"}, {"$set": {"at": 1}},
-                                                         upsert=True)
-                        counts[key] = counts.get(key, 0) + 1
-                        if counts[key] == 3:
-                            archived[key] = time.time()
-                await c.commit()
-        finally:
-            await c.stop()
+    def stage(target: str, coll: str):
+        async def handle(r) -> None:  # save the case with its outbox mark, publish, clear the mark
+            key = r.key.decode()
+            db = dbs[coll]
+            await db[coll].replace_one({"_id": key}, {"_id": key, "body": r.value.decode(), "outbox": {"x": 1}},
+                                       upsert=True)
+            await producer.send_and_wait(target, r.value, key=r.key)
+            await db[coll].update_one({"_id": key}, {"$unset": {"outbox.x": ""}})
+        return handle
 
-    workers = [asyncio.create_task(stage(topics[0], topics[1], "triage")),
-               asyncio.create_task(stage(topics[1], topics[2], "assignment")),
-               asyncio.create_task(archive())]
+    async def file(r) -> None:  # the archive's filing: read the record, append, queue entry, ledger, dedupe mark
+        key, db = r.key.decode(), dbs["archive"]
+        for _ in range(4):
+            await db["cases"].find_one({"_id": key})
+        await db["cases"].update_one({"_id": key}, {"$push": {"events": r.topic}}, upsert=True)
+        await db["queue"].replace_one({"_id": key}, {"_id": key, "t": r.topic}, upsert=True)
+        await db["ledger"].update_one({"_id": key}, {"$set": {"head": r.offset}}, upsert=True)
+        await db["processed"].update_one({"_id": f"{key}:{r.topic}"}, {"$set": {"at": 1}}, upsert=True)
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] == 3:
+            archived[key] = time.time()
+
+    workers = [asyncio.create_task(consume([topics[0]], "triage", stage(topics[1], "triage"))),
+               asyncio.create_task(consume([topics[1]], "assignment", stage(topics[2], "assignment"))),
+               asyncio.create_task(consume(topics, "archive", file))]
     counter = 0
 
     async def send(i: int) -> str:
         nonlocal counter
         key = str(uuid.uuid4())
-        body = json.dumps({"text": f"{TEXT}（{i}）", "estate_id": "e-lakeside"}, ensure_ascii=False).encode()
+        body = json.dumps(complaint(i), ensure_ascii=False).encode()
+        db = dbs["intake"]
         await db["submissions"].insert_one({"_id": key, "body": body.decode(), "outbox": {"x": 1}})
         counter += 1
         await db["counters"].update_one({"_id": "day"}, {"$inc": {"seq": 1}}, upsert=True)
@@ -245,16 +263,15 @@ async def floor(bootstrap: str, mongo_url: str) -> dict[str, Any]:
     results: dict[str, Any] = {}
     try:
         for rate in (*LOADS, None):
-            n = SATURATION if rate is None else int(rate * SECONDS)
+            n = STAGE
             sent, t0 = await offer(rate, n, send)
-            await watch.until(sent, 120)
+            await watch.until(sent, DRAIN_TIMEOUT)
             label = "saturation" if rate is None else f"{rate}/s"
             results[label] = {"offered_per_s": rate, "assigned": summary(sent, watch.seen, t0)}
-            deadline = time.time() + ARCHIVED_TIMEOUT
+            deadline = time.time() + DRAIN_TIMEOUT
             while time.time() < deadline and not all(k in archived for k in sent):
                 await asyncio.sleep(0.2)
-            if rate in (LOADS[0], None):
-                results[label]["archived"] = summary(sent, archived, t0)
+            results[label]["archived"] = summary(sent, archived, t0)
             print(f"  floor    {label:>10}: {results[label]}", flush=True)
     finally:
         for w in workers:
@@ -262,8 +279,9 @@ async def floor(bootstrap: str, mongo_url: str) -> dict[str, Any]:
         await asyncio.gather(*workers, return_exceptions=True)
         await watch.stop()
         await producer.stop()
-        await mongo.drop_database(db.name)
-        await mongo.close()
+        await clients["intake"].drop_database(dbs["intake"].name)
+        for c in clients.values():
+            await c.close()
         await admin.delete_topics(topics)
         await admin.close()
     return results

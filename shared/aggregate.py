@@ -56,16 +56,19 @@ class AggregateStore:
             if doc is None and not (decision.changes or decision.events or decision.push):
                 return False  # nothing to remember about a case we do not hold
             try:
-                await self._save(doc_id, doc, message_id, decision)
+                pending = await self._save(doc_id, doc, message_id, decision)
             except ConcurrentUpdate:
                 continue
-            if decision.events:
-                await self.relay.try_flush(doc_id)
+            if decision.events:  # what the document's outbox now holds: no second read of the document
+                await self.relay.try_flush(doc_id, pending)
             return True
         raise ConcurrentUpdate(f"{doc_id}: too many concurrent updates")
 
-    async def _save(self, doc_id: str, doc: dict[str, Any] | None, message_id: str, d: Decision) -> None:
+    async def _save(self, doc_id: str, doc: dict[str, Any] | None, message_id: str, d: Decision
+                    ) -> dict[str, dict[str, Any]]:
+        """Insert or update (at the version read); return the document's outbox after the write."""
         outbox = outbox_entries(self.settings, d.events)
+        pending = {**((doc or {}).get("outbox") or {}), **{k.split(".", 1)[1]: v for k, v in outbox.items()}}
         if doc is None:
             new: dict[str, Any] = {"_id": doc_id, "version": 1, "processed": [message_id], "outbox": {}}
             new.update(d.changes)
@@ -77,7 +80,7 @@ class AggregateStore:
                 await self.collection.insert_one(new)
             except DuplicateKeyError as exc:
                 raise ConcurrentUpdate(doc_id) from exc
-            return
+            return pending
         update: dict[str, Any] = {
             "$inc": {"version": 1},
             "$push": {"processed": {"$each": [message_id], "$slice": -PROCESSED_KEEP},
@@ -88,3 +91,4 @@ class AggregateStore:
         result = await self.collection.update_one({"_id": doc_id, "version": doc["version"]}, update)
         if result.matched_count == 0:
             raise ConcurrentUpdate(doc_id)
+        return pending

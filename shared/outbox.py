@@ -53,6 +53,7 @@ class OutboxRelay:
         self.broker = broker
         self.settings = settings
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # a publish failed: sweep at the busy pace
 
     async def flush(self, doc_id: Any, outbox: dict[str, dict[str, Any]] | None = None) -> int:
         """Publish one document's pending entries in order; return how many went out."""
@@ -74,10 +75,13 @@ class OutboxRelay:
             await self.flush(doc_id, outbox)
         except TRANSIENT_ERRORS as exc:
             log.warning("outbox publish deferred for %s: %s", doc_id, exc)
+            self._wake.set()
         except Exception as exc:  # noqa: BLE001 - the state is saved; never fail the caller over a publish
             log.warning("outbox publish deferred for %s: %s: %s", doc_id, type(exc).__name__, exc)
+            self._wake.set()
 
     async def sweep_once(self) -> int:
+        """Publish entries older than the minimum age (younger ones are their writers' to publish)."""
         cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.outbox_min_age_seconds)
         sent = 0
         async for doc in self.collection.find({"outbox": {"$exists": True, "$ne": {}}}, {"outbox": 1}):
@@ -87,16 +91,32 @@ class OutboxRelay:
         return sent
 
     async def run(self) -> None:
+        """Sweep at once on start (a crash may have left entries), then every `outbox_sweep_seconds` while
+        publishing fails or sweeps find work, otherwise every `outbox_idle_sweep_seconds`: the relay publishes
+        right after each write, so an idle sweep finds nothing, and on FerretDB v1 it reads every document."""
+        loop = asyncio.get_running_loop()
+        # after a start, keep the busy pace until entries a crash left young are old enough to take over
+        warm_until = loop.time() + self.settings.outbox_min_age_seconds + 2 * self.settings.outbox_sweep_seconds
+        busy = True
         while True:
+            self._wake.clear()
             try:
                 n = await self.sweep_once()
                 if n:
                     log.info("outbox sweeper re-published %d message(s) from %s", n, self.collection.name)
+                # entries still young are their writers' to publish (a failure wakes us): under load there
+                # always are some, and sweeping for them would read the whole collection every few seconds
+                busy = bool(n) or loop.time() < warm_until
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep sweeping through outages
                 log.warning("outbox sweep failed on %s: %s", self.collection.name, exc)
-            await asyncio.sleep(self.settings.outbox_sweep_seconds)
+                busy = True
+            if busy:
+                await asyncio.sleep(self.settings.outbox_sweep_seconds)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.outbox_idle_sweep_seconds)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=f"outbox:{self.collection.name}")

@@ -16,6 +16,7 @@ class Scope:
 
     def mongo_filter(self) -> dict[str, Any]:
         flt: dict[str, Any] = {"group_id": self.group_id}
-        if self.estate_ids is not None:
-            flt["estate_id"] = {"$in": sorted(self.estate_ids)}
+        if self.estate_ids is not None:  # one estate as an equality: a filter every MongoDB-wire server pushes down
+            ids = sorted(self.estate_ids)
+            flt["estate_id"] = ids[0] if len(ids) == 1 else {"$in": ids}
         return flt

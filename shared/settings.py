@@ -32,7 +32,11 @@ class MongoSettings(_Base):
 
 
 class ReliabilitySettings(_Base):
-    outbox_sweep_seconds: float = Field(2.0, gt=0, description="How often unsent outbox entries are re-published.")
+    outbox_sweep_seconds: float = Field(2.0, gt=0, description="How often unsent outbox entries are re-published "
+                                                              "while a publish has failed or entries wait.")
+    outbox_idle_sweep_seconds: float = Field(
+        30.0, gt=0, description="How often the sweeper looks when nothing has failed: the longest an entry left by "
+                                "a crashed instance of the same service waits (its own restart sweeps at once).")
     outbox_min_age_seconds: float = Field(3.0, ge=0, description="Age before the sweeper takes over an unsent entry.")
     retry_initial_seconds: float = 0.2
     retry_max_seconds: float = 5.0

@@ -22,6 +22,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.native import ferretdb_patch
+
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("CC_CACHE_DIR", ROOT / ".cache"))
 KAFKA_VERSION = "4.1.1"
@@ -118,7 +120,7 @@ def ferretdb_bin() -> Path:
     `go install …@v1.24.2` builds a binary that panics at start: the module zip lacks the
     generated build/version/version.txt. So we copy the module source, write that file, and build.
     """
-    binary = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+    binary = CACHE / "bin" / f"ferretdb-{FERRETDB_VERSION}-{ferretdb_patch.TAG}"
     if binary.exists():
         return binary
     log(f"building FerretDB {FERRETDB_VERSION} with Go (once, about 2 minutes)")
@@ -134,6 +136,7 @@ def ferretdb_bin() -> Path:
     for p in work.rglob("*"):
         p.chmod(p.stat().st_mode | 0o200)
     (work / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
+    ferretdb_patch.apply(work)
     binary.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, GOFLAGS="-buildvcs=false", CGO_ENABLED="0")
     subprocess.run(["go", "build", "-o", str(binary), "./cmd/ferretdb"], cwd=work, check=True, env=env)

@@ -65,6 +65,8 @@ async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
     if isinstance(event.payload, ComplaintReceived):  # before the record shows: a caller is known from then on
         await remember_household(store.collection.database, event)
 
+    after: dict[str, Any] = {}  # the record as this filing leaves it (its changes are whole top-level fields)
+
     def decide(doc: dict[str, Any] | None) -> Decision:
         stored = (doc or {}).get("events", [])
         events = [*stored, {**entry, "hash": link(stored[-1].get("hash", "") if stored else "", entry)}]
@@ -76,11 +78,15 @@ async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
         if found:
             alerts = [*doc.get("integrity_alerts", []), {"at": datetime.now(UTC), "problems": found}]
             changes["integrity_alerts"] = alerts
+        after.clear()
+        after.update({**(doc or {}), **changes, "_id": event.complaint_id,
+                      "version": (doc or {}).get("version", 0) + 1})
         return Decision(changes=changes)
 
-    await store.apply(event.complaint_id, str(event.event_id), decide)
+    filed = await store.apply(event.complaint_id, str(event.event_id), decide)
     # The views are derived from the record, so rewriting them on a redelivery converges after a crash.
-    await refresh_views(store, event.complaint_id, filing=isinstance(event.payload, ComplaintReceived))
+    await refresh_views(store, event.complaint_id, filing=isinstance(event.payload, ComplaintReceived),
+                        record=after if filed else None)
 
 
 def _rollup_changes(doc: dict[str, Any] | None, record: dict[str, Any], events: list[dict[str, Any]]
@@ -108,14 +114,19 @@ def _nest(flat: dict[str, float]) -> dict[str, Any]:
     return out
 
 
-async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool = False) -> None:
-    """Queue entry, ledger head and rollups after every change; the customer file when the complainant is new."""
-    record = await store.get(complaint_id)
+async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool = False,
+                        record: dict[str, Any] | None = None) -> None:
+    """Queue entry, ledger head and rollups after every change; the customer file when the complainant is new.
+
+    `record`: the record as just written (saves reading it back), else it is read."""
+    if record is None:
+        record = await store.get(complaint_id)
     if record is None:
         return
     db = store.collection.database
     await queries.queue(db).replace_one({"_id": record["_id"]}, {**queries.queue_entry(record),
-                                                                 "changed_at": datetime.now(UTC)}, upsert=True)
+                                                                 **queries.change_stamp(datetime.now(UTC))},
+                                        upsert=True)
     await queries.ledger(db).update_one({"_id": record["_id"]}, {"$set": {
         "head": record.get("chain_head", ""), "entries": len(record.get("timeline", [])),
         "group_id": record["group_id"], "updated_at": datetime.now(UTC)}}, upsert=True)

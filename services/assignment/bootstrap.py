@@ -25,6 +25,7 @@ def build_app(settings: AssignmentSettings | None = None) -> FastAPI:
     async def indexes() -> None:
         await cases.create_index([("estate_id", 1), ("status", 1), ("assignee.staff_id", 1)])
         await cases.create_index([("next_timer_at", 1)])
+        await cases.create_index([("timer_slot", 1), ("next_timer_at", 1)])
         await cases.create_index([("estate_id", 1), ("status", 1), ("queued_at", 1)])
 
     rt.on_start.append(indexes)

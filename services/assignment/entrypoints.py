@@ -68,12 +68,25 @@ def register(rt: Runtime, store: AggregateStore, org: OrgDirectory) -> None:
     subscribe(rt.broker, rt.settings, rt.name, "command.assignment", on_command)
 
 
-def timer_loop(store: AggregateStore, org: OrgDirectory, every: float):
-    """Sweep the stored timers; a restart simply sweeps again, so a due timer is never missed."""
+def timer_loop(store: AggregateStore, org: OrgDirectory, every: float, full_every: float = 300.0):
+    """Sweep the stored timers; a restart simply sweeps again, so a due timer is never missed.
+
+    Each tick reads the minutes since the last tick (usually one); first thing and every `full_every` seconds
+    the sweep reads every case instead."""
     async def run() -> None:
+        loop = asyncio.get_running_loop()
+        next_full = loop.time()
+        last: int | None = None  # the minute of the last good tick
         while True:
             try:
-                fired = await handlers.fire_due_timers(store, org)
+                now = handlers.now_utc()
+                full = last is None or loop.time() >= next_full
+                # from the minute before the last tick's: a slot computed just before a minute turned is read
+                slots = None if full else range(last - 1, handlers.timer_slot(now) + 1)  # type: ignore[operator]
+                fired = await handlers.fire_due_timers(store, org, now, slots=slots)
+                if full:
+                    next_full = loop.time() + full_every
+                last = handlers.timer_slot(now)
                 if fired:
                     log.info("fired timers on %d case(s)", fired)
                     continue

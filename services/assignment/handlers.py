@@ -70,7 +70,15 @@ def sla_of(clocks: dict[str, dict[str, Any]]) -> SlaDue:
 
 
 def _clock_fields(org: OrgDirectory, estate_id: str, clocks: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {"clocks": clocks, "next_timer_at": sla.next_timer(clocks, org.sla_for(estate_id))}
+    at = sla.next_timer(clocks, org.sla_for(estate_id))
+    # a timer already due (a letter scanned days later) goes in this minute's slot, not a minute swept before
+    return {"clocks": clocks, "next_timer_at": at, "timer_slot": timer_slot(max(at, now_utc())) if at else None}
+
+
+def timer_slot(at: datetime) -> int:
+    """The minute a timer falls due in: sweeps read a minute by equality, which every MongoDB-wire server can
+    filter on (FerretDB v1 does a range in its own code over the whole collection)."""
+    return int(at.timestamp() // 60)
 
 
 def new_clocks(org: OrgDirectory, estate_id: str, severity: Severity, start: datetime) -> dict[str, dict[str, Any]]:
@@ -468,7 +476,7 @@ async def followup_done(event: Envelope[Any], *, store: AggregateStore, org: Org
 def fire(doc: dict[str, Any], org: OrgDirectory, now: datetime) -> Decision:
     """Warnings and escalations whose time has come; each step of each clock fires once per round."""
     if doc.get("estate_id") not in org.estates:
-        return Decision(changes={"next_timer_at": None})
+        return Decision(changes={"next_timer_at": None, "timer_slot": None})
     policy = org.sla_for(doc["estate_id"])
     clocks = {k: dict(v) for k, v in doc.get("clocks", {}).items()}
     events: list[Envelope[Any]] = []
@@ -502,11 +510,17 @@ def _notice(org: OrgDirectory, doc: dict[str, Any], clock: str, role: str, to_na
 
 
 async def fire_due_timers(store: AggregateStore, org: OrgDirectory, now: datetime | None = None,
-                          batch: int = 200) -> int:
-    """One sweep: every case whose next timer is due gets its steps fired (stored, so restarts miss nothing)."""
+                          batch: int = 200, *, slots: range | None = None) -> int:
+    """One sweep: every case whose next timer is due gets its steps fired (stored, so restarts miss nothing).
+
+    With `slots` (minutes, see timer_slot) only timers falling due in those minutes are read; without, every
+    case's (the loop does that now and then, and finds cases stored before slots existed)."""
     now = now or now_utc()
-    due = await store.collection.find({"next_timer_at": {"$lte": now}}, {"_id": 1, "next_timer_at": 1}) \
-        .sort("next_timer_at", 1).limit(batch).to_list(None)
+    due: list[dict[str, Any]] = []
+    for flt in ([{"timer_slot": s, "next_timer_at": {"$lte": now}} for s in slots] if slots is not None
+                else [{"next_timer_at": {"$lte": now}}]):
+        due += await store.collection.find(flt, {"_id": 1, "next_timer_at": 1}) \
+            .sort("next_timer_at", 1).limit(batch).to_list(None)
     fired = 0
     for row in due:
         stamp = row["next_timer_at"].replace(tzinfo=UTC).isoformat()

@@ -1,10 +1,10 @@
 """Server push for the console: case changes as Server-Sent Events, each browser seeing only its scope.
 
 The archive stamps every queue entry with `changed_at` when it refreshes it. One watcher per operator-API
-process reads the entries changed since the last look (one indexed query a second, however many browsers
-are open; FerretDB has no change streams) and hands each change to the open streams whose scope covers its
-estate. A change carries no personal data: the console re-reads the queue through the normal, scoped and
-masked API when told that something changed.
+process reads the entries changed since the last look (a query or two a second by 10-second slot, however
+many browsers are open, none when nobody is; FerretDB has no change streams) and hands each change to the
+open streams whose scope covers its estate. A change carries no personal data: the console re-reads the
+queue through the normal, scoped and masked API when told that something changed.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from shared.scope import Scope
 
 log = logging.getLogger(__name__)
 OVERLAP = timedelta(seconds=2)  # re-read a little: two archive writes may commit out of stamp order
+CATCH_UP = timedelta(minutes=5)  # after an outage, announce at most this much (the console re-reads anyway)
 
 
 class CaseChanges:
@@ -34,14 +35,21 @@ class CaseChanges:
         self._streams: set[asyncio.Queue[dict[str, Any]]] = set()
 
     async def poll_once(self) -> list[dict[str, Any]]:
-        q = queries.queue(self.db)
-        if self.since is None:  # start from now: streams announce changes, not history
-            last = await q.find_one({"changed_at": {"$exists": True}}, {"changed_at": 1}, sort=[("changed_at", -1)])
-            self.since = last["changed_at"] if last else datetime(2000, 1, 1, tzinfo=UTC)
+        if not self._streams:  # nobody listening: no reads; the next stream starts from its own moment
+            self.since = None
             return []
-        rows = await q.find({"changed_at": {"$gt": self.since - OVERLAP}},
-                            {"group_id": 1, "estate_id": 1, "status": 1, "tracking_no": 1, "changed_at": 1}) \
-            .sort("changed_at", 1).limit(1000).to_list(None)
+        if self.since is None:  # start from now: streams announce changes, not history
+            self.since = datetime.now(UTC) - OVERLAP
+            return []
+        q = queries.queue(self.db)
+        now = datetime.now(UTC)
+        after = max(self.since - OVERLAP, now - CATCH_UP)
+        rows: list[dict[str, Any]] = []
+        for slot in range(queries.change_slot(after), queries.change_slot(now) + 1):
+            rows += await q.find({"changed_slot": slot, "changed_at": {"$gt": after}},
+                                 {"group_id": 1, "estate_id": 1, "status": 1, "tracking_no": 1, "changed_at": 1}) \
+                .to_list(1000)
+        rows.sort(key=lambda r: r["changed_at"])
         fresh = []
         for r in rows:
             mark = (r["_id"], r["changed_at"])

@@ -79,3 +79,39 @@ async def test_events_left_in_the_outbox_by_a_crash_are_published_by_the_sweeper
     assert len(records) == 1 and str(event.event_id).encode() in records[0].value
     assert (await coll.find_one({"_id": cid}))["outbox"] == {}
     assert await relay.sweep_once() == 0
+
+
+async def test_the_sweeper_looks_at_once_on_start_then_idles_until_a_publish_fails(platform):
+    settings, coll, relay = platform
+    relay.settings = settings.model_copy(update={"outbox_sweep_seconds": 0.2, "outbox_idle_sweep_seconds": 3600})
+
+    async def leftover() -> str:
+        cid = str(uuid.uuid4())
+        entries = outbox_entries(settings, [closed_event(cid)])
+        for entry in entries.values():
+            entry["created_at"] = datetime.now(UTC) - timedelta(minutes=1)
+        await coll.insert_one({"_id": cid, "outbox": {k.split(".", 1)[1]: v for k, v in entries.items()}})
+        return cid
+
+    async def published(cid: str, within: float) -> bool:
+        deadline = asyncio.get_running_loop().time() + within
+        while asyncio.get_running_loop().time() < deadline:
+            if (await coll.find_one({"_id": cid}))["outbox"] == {}:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    first = await leftover()  # left by a crash before this instance started
+    relay.start()
+    try:
+        assert await published(first, 10)
+        await asyncio.sleep(1)  # two busy-pace sweeps find nothing: the loop goes idle
+        second = await leftover()  # e.g. another instance died with it
+        assert not await published(second, 2)  # idle: not swept yet (the idle pace is an hour here)
+        live, relay.broker = relay.broker, build_broker(settings, "never-started")  # Kafka away for a moment
+        third = await leftover()
+        await relay.try_flush(third)  # fails, and wakes the sweeper
+        relay.broker = live  # Kafka back
+        assert await published(second, 10) and await published(third, 10)
+    finally:
+        await relay.stop()

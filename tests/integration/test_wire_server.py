@@ -1,0 +1,81 @@
+"""The MongoDB-wire server answers lookups by key exactly, and serves them from an index.
+
+On these machines that server is FerretDB v1.24 on PostgreSQL, built with deploy/native/ferretdb_patch.py
+(without it every find by `_id` read the whole table); with Docker it is the official MongoDB image. The
+answers must be MongoDB's either way; the plan is checked in the server's own terms.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from bson import ObjectId
+
+from shared.mongo import make_client
+from shared.settings import ServiceSettings
+
+
+@pytest.fixture
+async def coll(infra, prefix, cleanup):
+    settings = ServiceSettings(mongo_url=infra.mongo_url, db_prefix=prefix)
+    client = make_client(settings)
+    c = client[settings.database("wire")][f"k{uuid.uuid4().hex[:6]}"]
+    yield c
+    await c.drop()
+    await client.close()
+
+
+async def values(c, flt: dict[str, Any]) -> list[int]:
+    return sorted(d["v"] for d in await c.find(flt).to_list(None))
+
+
+async def test_lookups_by_key_answer_exactly_what_mongodb_would(coll):
+    oid = ObjectId()
+    await coll.insert_many([{"_id": "a", "v": 1}, {"_id": "b", "v": 2}, {"_id": oid, "v": 3}, {"_id": 5, "v": 4},
+                            {"_id": {"x": 1}, "v": 5}, {"_id": "湖畔-1", "v": 6}])
+    assert await values(coll, {"_id": "a"}) == [1]
+    assert await values(coll, {"_id": "湖畔-1"}) == [6]
+    assert await values(coll, {"_id": oid}) == [3]
+    assert await values(coll, {"_id": 5}) == [4]
+    assert await values(coll, {"_id": {"x": 1}}) == [5]
+    assert await values(coll, {"_id": "zz"}) == []
+    assert await values(coll, {"_id": {"$in": ["a", "b", "zz"]}}) == [1, 2]
+    assert await values(coll, {"_id": {"$in": ["a", oid]}}) == [1, 3]
+    assert await values(coll, {"_id": {"$in": ["a", 5]}}) == [1, 4]  # mixed types: still right
+    assert await values(coll, {"_id": {"$in": []}}) == []
+    assert await values(coll, {"_id": {"$in": ["a"]}, "v": 2}) == []  # the rest of the filter still applies
+    assert await values(coll, {"_id": "a", "v": {"$gte": 1}}) == [1]
+    assert await values(coll, {"_id": {"$gt": "a"}}) == [2, 6]
+    assert await coll.count_documents({"_id": {"$in": ["a", "b"]}}) == 2
+    assert (await coll.update_many({"_id": {"$in": ["a", "b"]}}, {"$set": {"w": 1}})).modified_count == 2
+    assert (await coll.delete_many({"_id": {"$in": ["a"]}})).deleted_count == 1
+    assert await values(coll, {"_id": {"$in": ["a", "b"]}}) == [2]
+
+
+def _stages(plan: Any) -> list[str]:
+    """Every node/stage name in an explain plan (PostgreSQL's under FerretDB, MongoDB's otherwise)."""
+    found: list[str] = []
+    if isinstance(plan, dict):
+        for k, v in plan.items():
+            if k in ("Node Type", "stage"):
+                found.append(str(v))
+            found += _stages(v)
+    elif isinstance(plan, list):
+        for v in plan:
+            found += _stages(v)
+    return found
+
+
+@pytest.mark.parametrize("flt", [{"_id": "k1234"}, {"_id": {"$in": ["k1", "k2", "k3"]}}])
+async def test_lookups_by_key_are_served_by_an_index(coll, flt):
+    await coll.insert_many([{"_id": f"k{i}", "v": i} for i in range(3000)])
+    db = coll.database
+    explain = await db.command("explain", {"find": coll.name, "filter": flt})
+    stages = _stages(explain.get("queryPlanner"))
+    assert stages, explain
+    if "Plan" in (explain.get("queryPlanner") or {}):  # FerretDB on PostgreSQL
+        assert any("Index" in s for s in stages) and "Seq Scan" not in stages, stages
+    else:  # MongoDB
+        assert "COLLSCAN" not in stages, stages
