@@ -15,10 +15,20 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    TopicAlreadyExistsError,
+    UnknownProducerId,
+)
 from faststream import AckPolicy
+from faststream._internal.parser import DefaultCodec
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -86,7 +96,31 @@ async def publish(broker: KafkaBroker, topic: str, envelope: Envelope[Any] | byt
     if not isinstance(envelope, bytes):
         hdrs["type"] = envelope.type
     hdrs.update(headers or {})
-    await broker.publish(body, topic=topic, key=key.encode(), headers=hdrs)
+    try:
+        await broker.publish(body, topic=topic, key=key.encode(), headers=hdrs)
+    except PRODUCER_STATE_ERRORS as exc:
+        await renew_producer(broker, exc)
+        raise  # the caller retries (outbox sweeper, redelivery) with the new producer
+
+
+# An idempotent producer whose sequence the broker no longer has (a broker restart that lost the log's tail)
+# fails every later send with these: only a new producer (a new producer id) gets out of it.
+PRODUCER_STATE_ERRORS = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
+_renewals: dict[int, asyncio.Lock] = {}
+
+
+async def renew_producer(broker: KafkaBroker, cause: BaseException | None = None) -> None:
+    cfg = broker.config
+    lock = _renewals.setdefault(id(broker), asyncio.Lock())
+    stale = getattr(cfg.producer, "_producer", None)
+    async with lock:
+        if getattr(cfg.producer, "_producer", None) is not stale:
+            return  # another publish renewed it meanwhile
+        log.warning("Kafka producer replaced after %s", type(cause).__name__ if cause else "a request")
+        with contextlib.suppress(Exception):
+            await cfg.producer.disconnect()
+        await cfg.producer.connect(AIOKafkaProducer(**broker._connection_kwargs),
+                                   serializer=cfg.fd_config._serializer, codec=cfg.broker_codec or DefaultCodec())
 
 
 async def _raw_body(msg: Any) -> bytes:

@@ -7,10 +7,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiokafka.errors import OutOfOrderSequenceNumber
 
 from shared.aggregate import AggregateStore, Decision
 from shared.contracts import ComplaintClosed, Envelope
-from shared.messaging import build_broker, ensure_topics
+from shared.messaging import build_broker, ensure_topics, publish, renew_producer
 from shared.mongo import make_client
 from shared.outbox import OutboxRelay, outbox_entries
 from shared.settings import ServiceSettings
@@ -115,3 +116,20 @@ async def test_the_sweeper_looks_at_once_on_start_then_idles_until_a_publish_fai
         assert await published(second, 10) and await published(third, 10)
     finally:
         await relay.stop()
+
+
+async def test_a_producer_the_broker_no_longer_knows_is_replaced_and_publishing_resumes(platform):
+    """After a broker restart that lost the log's tail, an idempotent producer fails every send with
+    OutOfOrderSequenceNumber until it is replaced (seen in the fault test: the operator API stopped publishing)."""
+    settings, coll, relay = platform
+    broker = relay.broker
+    topic = settings.topic("complaint.followup")
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    await publish(broker, topic, closed_event(first), key=first)
+    old = broker.config.producer._producer
+    await renew_producer(broker, OutOfOrderSequenceNumber())
+    assert broker.config.producer._producer is not old
+    await renew_producer(broker)  # a second renewal of a healthy producer is harmless
+    await publish(broker, topic, closed_event(second), key=second)
+    keys = {r.key for r in await read_topic(settings.kafka_bootstrap, topic)}
+    assert {first.encode(), second.encode()} <= keys
