@@ -104,6 +104,19 @@ async def offer(rate: float | None, n: int, send) -> tuple[dict[str, float], flo
     return sent, t0
 
 
+async def run_loads(name: str, send, watch: Watch, archived) -> dict[str, Any]:
+    """Each offered load in turn, drained (assigned, then archived: `archived(sent)` → key → time) before the next."""
+    results: dict[str, Any] = {}
+    for rate in (*LOADS, None):
+        sent, t0 = await offer(rate, STAGE, send)
+        await watch.until(sent, DRAIN_TIMEOUT)
+        label = "saturation" if rate is None else f"{rate}/s"
+        results[label] = {"offered_per_s": rate, "assigned": summary(sent, watch.seen, t0)}
+        results[label]["archived"] = summary(sent, await archived(sent), t0)
+        print(f"  {name:<8} {label:>10}: {results[label]}", flush=True)
+    return results
+
+
 class Watch:
     """Collects record timestamps of one topic (by key) from now on."""
 
@@ -146,7 +159,6 @@ async def pipeline(bootstrap: str, mongo_url: str) -> dict[str, Any]:
     await watch.start()
     mongo = AsyncMongoClient(mongo_url, tz_aware=True)
     queue = mongo["cc_archive"]["queue"]
-    results: dict[str, Any] = {}
     key = _dev_web_key()
     numbers = itertools.count(int(time.time()) % 100_000 * 100)  # a fresh slice of households each run
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
@@ -155,16 +167,7 @@ async def pipeline(bootstrap: str, mongo_url: str) -> dict[str, Any]:
                                   headers={"X-Api-Key": key})  # the app backend's key: no per-address limit
             return r.json()["complaint_id"] if r.status_code == 202 else None
 
-        for rate in (*LOADS, None):
-            n = STAGE
-            sent, t0 = await offer(rate, n, send)
-            await watch.until(sent, DRAIN_TIMEOUT)
-            label = "saturation" if rate is None else f"{rate}/s"
-            results[label] = {"offered_per_s": rate, "assigned": summary(sent, watch.seen, t0)}
-            print(f"  pipeline {label:>10}: {results[label]['assigned']}", flush=True)
-            archived = await _archived(queue, sent, DRAIN_TIMEOUT)  # drained before the next load starts
-            results[label]["archived"] = summary(sent, archived, t0)
-            print(f"  pipeline {label:>10} archived: {results[label]['archived']}", flush=True)
+        results = await run_loads("pipeline", send, watch, lambda sent: _archived(queue, sent, DRAIN_TIMEOUT))
     await watch.stop()
     await mongo.close()
     return results
@@ -246,33 +249,24 @@ async def floor(bootstrap: str, mongo_url: str) -> dict[str, Any]:
     workers = [asyncio.create_task(consume([topics[0]], "triage", stage(topics[1], "triage"))),
                asyncio.create_task(consume([topics[1]], "assignment", stage(topics[2], "assignment"))),
                asyncio.create_task(consume(topics, "archive", file))]
-    counter = 0
-
     async def send(i: int) -> str:
-        nonlocal counter
         key = str(uuid.uuid4())
         body = json.dumps(complaint(i), ensure_ascii=False).encode()
         db = dbs["intake"]
         await db["submissions"].insert_one({"_id": key, "body": body.decode(), "outbox": {"x": 1}})
-        counter += 1
         await db["counters"].update_one({"_id": "day"}, {"$inc": {"seq": 1}}, upsert=True)
         await producer.send_and_wait(topics[0], body, key=key.encode())
         await db["submissions"].update_one({"_id": key}, {"$unset": {"outbox.x": ""}})
         return key
 
-    results: dict[str, Any] = {}
+    async def filed(sent: dict[str, float]) -> dict[str, float]:
+        deadline = time.time() + DRAIN_TIMEOUT
+        while time.time() < deadline and not all(k in archived for k in sent):
+            await asyncio.sleep(0.2)
+        return archived
+
     try:
-        for rate in (*LOADS, None):
-            n = STAGE
-            sent, t0 = await offer(rate, n, send)
-            await watch.until(sent, DRAIN_TIMEOUT)
-            label = "saturation" if rate is None else f"{rate}/s"
-            results[label] = {"offered_per_s": rate, "assigned": summary(sent, watch.seen, t0)}
-            deadline = time.time() + DRAIN_TIMEOUT
-            while time.time() < deadline and not all(k in archived for k in sent):
-                await asyncio.sleep(0.2)
-            results[label]["archived"] = summary(sent, archived, t0)
-            print(f"  floor    {label:>10}: {results[label]}", flush=True)
+        results = await run_loads("floor", send, watch, filed)
     finally:
         for w in workers:
             w.cancel()

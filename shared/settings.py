@@ -33,7 +33,7 @@ class MongoSettings(_Base):
 
 class ReliabilitySettings(_Base):
     outbox_sweep_seconds: float = Field(2.0, gt=0, description="How often unsent outbox entries are re-published "
-                                                              "while a publish has failed or entries wait.")
+                                                              "while publishing fails or sweeps find work.")
     outbox_idle_sweep_seconds: float = Field(
         30.0, gt=0, description="How often the sweeper looks when nothing has failed: the longest an entry left by "
                                 "a crashed instance of the same service waits (its own restart sweeps at once).")
