@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import httpx
 
@@ -48,7 +49,8 @@ async def test_resolve_and_satisfied_callback_close_the_case_with_every_step_in_
 
     case = await case_where(ops, cid, lambda c: c["status"] == "closed" and len(types_of(c)) == 6)
     assert types_of(case) == LIFECYCLE
-    times = [t["at"] for t in case["timeline"]]
+    # as instants: "…:01Z" (a whole second) sorts after "…:01.191000Z" as text
+    times = [datetime.fromisoformat(t["at"]) for t in case["timeline"]]
     assert times == sorted(times)
     assert case["callbacks"][0]["satisfaction"] == "satisfied"
 
