@@ -2,7 +2,9 @@
 
 The events a state change must publish are written in the same document update as the change, under
 `outbox.<event_id>`. The relay publishes them right after the write and removes each once Kafka has it;
-a sweeper re-publishes whatever a crash or an outage left behind. Consumers dedupe, so a re-publish is harmless.
+a sweeper re-publishes whatever a crash or an outage left behind. Consumers dedupe, so a re-publish is harmless,
+but with several instances of a service only the holder of the collection's lease sweeps (shared.lease): an
+instance whose own publish failed pokes the holder rather than sweeping too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared import metrics
 from shared.contracts import Envelope, encode, topic_of
+from shared.lease import Lease, run_leased
 from shared.messaging import TRANSIENT_ERRORS, publish
 from shared.settings import ServiceSettings
 
@@ -48,10 +51,12 @@ def outbox_map(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dic
 class OutboxRelay:
     """Publishes a collection's outbox entries and removes each one once sent."""
 
-    def __init__(self, collection: AsyncCollection, broker: KafkaBroker, settings: ServiceSettings) -> None:
+    def __init__(self, collection: AsyncCollection, broker: KafkaBroker, settings: ServiceSettings,
+                 lease: Lease | None = None) -> None:
         self.collection = collection
         self.broker = broker
         self.settings = settings
+        self.lease = lease  # None: this process is the only sweeper (tests, tools)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # a publish failed: sweep at the busy pace
 
@@ -75,10 +80,15 @@ class OutboxRelay:
             await self.flush(doc_id, outbox)
         except TRANSIENT_ERRORS as exc:
             log.warning("outbox publish deferred for %s: %s", doc_id, exc)
-            self._wake.set()
+            await self._wake_sweeper()
         except Exception as exc:  # noqa: BLE001 - the state is saved; never fail the caller over a publish
             log.warning("outbox publish deferred for %s: %s: %s", doc_id, type(exc).__name__, exc)
-            self._wake.set()
+            await self._wake_sweeper()
+
+    async def _wake_sweeper(self) -> None:
+        self._wake.set()
+        if self.lease is not None and not self.lease.held:
+            await self.lease.poke()  # the sweeper runs on another instance: it looks at its next renewal
 
     async def sweep_once(self) -> int:
         """Publish entries older than the minimum age (younger ones are their writers' to publish)."""
@@ -95,10 +105,14 @@ class OutboxRelay:
         publishing fails or sweeps find work, otherwise every `outbox_idle_sweep_seconds`: the relay publishes
         right after each write, so an idle sweep finds nothing, and on FerretDB v1 it reads every document."""
         loop = asyncio.get_running_loop()
-        # after a start, keep the busy pace until entries a crash left young are old enough to take over
-        warm_until = loop.time() + self.settings.outbox_min_age_seconds + 2 * self.settings.outbox_sweep_seconds
+        # after a start or a failed publish, keep the busy pace until the entries left young then are old
+        # enough to take over
+        warm_for = self.settings.outbox_min_age_seconds + 2 * self.settings.outbox_sweep_seconds
+        warm_until = loop.time() + warm_for
         busy = True
         while True:
+            if self._wake.is_set():
+                warm_until = max(warm_until, loop.time() + warm_for)
             self._wake.clear()
             try:
                 n = await self.sweep_once()
@@ -119,7 +133,8 @@ class OutboxRelay:
                     await asyncio.wait_for(self._wake.wait(), self.settings.outbox_idle_sweep_seconds)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name=f"outbox:{self.collection.name}")
+        job = self.run() if self.lease is None else run_leased(self.lease, self.run, on_wake=self._wake.set)
+        self._task = asyncio.create_task(job, name=f"outbox:{self.collection.name}")
 
     async def stop(self) -> None:
         if self._task:

@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
 
 from shared import metrics
+from shared.lease import Job, Lease, instance_id, run_leased
 from shared.logs import setup_logging
 from shared.messaging import build_broker, ensure_topics
 from shared.mongo import make_client
@@ -44,8 +45,17 @@ class Runtime:
     on_start: list[Hook] = field(default_factory=list)
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
+    def lease(self, job: str) -> Lease:
+        return Lease(self.db["leases"], job, self.settings.instance_id or instance_id(self.settings.service_port),
+                     ttl=self.settings.lease_seconds)
+
+    def singleton(self, job: str, run: Job) -> None:
+        """A background job that must not run twice: it runs on the one instance holding its lease."""
+        lease = self.lease(job)
+        self.background.append(lambda: run_leased(lease, run))
+
     def relay(self, collection: str) -> OutboxRelay:
-        r = OutboxRelay(self.db[collection], self.broker, self.settings)
+        r = OutboxRelay(self.db[collection], self.broker, self.settings, lease=self.lease(f"outbox:{collection}"))
         self.relays.append(r)
         return r
 

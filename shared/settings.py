@@ -38,6 +38,10 @@ class ReliabilitySettings(_Base):
         30.0, gt=0, description="How often the sweeper looks when nothing has failed: the longest an entry left by "
                                 "a crashed instance of the same service waits (its own restart sweeps at once).")
     outbox_min_age_seconds: float = Field(3.0, ge=0, description="Age before the sweeper takes over an unsent entry.")
+    lease_seconds: float = Field(
+        15.0, gt=6, description="Lease of a job one instance at a time runs (timer and outbox sweeps, pollers): how "
+                                "long a dead holder's job waits before another instance takes it over.")
+    instance_id: str = Field("", description="This instance's name for leases (a pod name); empty: host:port.")
     retry_initial_seconds: float = 0.2
     retry_max_seconds: float = 5.0
     retry_budget_seconds: float = Field(240.0, description="Retry in place this long, then redeliver.")

@@ -20,8 +20,8 @@ def build_app(settings: ArchiveSettings | None = None) -> FastAPI:
     store = AggregateStore(queries.cases(rt.db), rt.relay("cases"), settings)
     rt.on_start.append(lambda: queries.ensure_indexes(rt.db))
     rt.on_start.append(lambda: chain_legacy_records(store))
-    rt.background.append(retention_loop(rt, settings.retention_days, settings.retention_action,
-                                        settings.retention_sweep_hours))
-    rt.background.append(rollup_loop(store, settings.rollup_sweep_seconds))
+    rt.singleton("retention", retention_loop(rt, settings.retention_days, settings.retention_action,
+                                             settings.retention_sweep_hours))
+    rt.singleton("rollups", rollup_loop(store, settings.rollup_sweep_seconds))
     register(rt, store)
     return create_app(rt, title="归档 Archive")

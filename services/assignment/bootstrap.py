@@ -30,7 +30,7 @@ def build_app(settings: AssignmentSettings | None = None) -> FastAPI:
 
     rt.on_start.append(indexes)
     rt.on_start.append(directory.load)
-    rt.background.append(timer_loop(store, org, settings.timer_sweep_seconds))
+    rt.singleton("timers", timer_loop(store, org, settings.timer_sweep_seconds))
     register(rt, store, org)
     app = create_app(rt, title="派单 Assignment")
     app.include_router(build_directory_router(org, directory, store))

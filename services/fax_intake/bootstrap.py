@@ -20,7 +20,7 @@ def build_app(settings: FaxIntakeSettings | None = None) -> FastAPI:
         handler = FaxMailHandler(store, org, settings, keys)
         rt.background.append(lambda: run_smtp(handler, settings))
     if settings.imap_host:
-        rt.background.append(ImapPoller(store, org, settings).run)
+        rt.singleton("imap-poll", ImapPoller(store, org, settings).run)
     app = create_app(rt, title="传真受理 Fax intake", description="Fax-to-email over SMTP and IMAP.")
     app.include_router(originals_router(store.originals))
     return app

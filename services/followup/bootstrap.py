@@ -38,6 +38,6 @@ def build_app(settings: FollowUpSettings | None = None) -> FastAPI:
     desk = NoticeDesk(rt.db["notices"], rt.relay("notices"), settings, org, senders(settings),
                       settings.notice_retry_scale)
     rt.on_start.append(desk.ensure_indexes)
-    rt.background.append(notice_loop(desk, settings.notice_sweep_seconds))
+    rt.singleton("notices", notice_loop(desk, settings.notice_sweep_seconds))
     register(rt, store, desk, settings.max_callback_attempts, settings.callback_hour)
     return create_app(rt, title="回访 Follow-up")

@@ -17,7 +17,7 @@ NAME = "letter_intake"
 def build_app(settings: LetterIntakeSettings | None = None) -> FastAPI:
     settings = settings or LetterIntakeSettings()
     rt, org, store, keys = create_intake(NAME, settings)
-    rt.background.append(ScanInbox(store, org, settings).run)
+    rt.singleton("scan-inbox", ScanInbox(store, org, settings).run)
     app = create_app(rt, title="信函/意见箱受理 Letter intake", description="Scanned letters and suggestion-box notes.")
     install_intake_guards(app, store, settings.max_body_bytes, channel="letter", keys=keys, use="letter")
     app.include_router(build_router(store, org, settings))
