@@ -9,7 +9,7 @@ DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 	bench-triage bench-routing bench-pipeline bench-queue train-triage eval-triage replay-dlq seed-history report verify-archive
 
 help:
-	@echo "make up       bring up Kafka, the MongoDB-wire server and every service (prints addresses)"
+	@echo "make up       bring up Kafka, the MongoDB-wire server and every service (prints addresses); SCALE=2: two of each"
 	@echo "make test     unit, integration and end-to-end tests on real Kafka and MongoDB (faults and fuzzing included)"
 	@echo "make test-faults | test-fuzz   only the fault-injection run | only the fuzzers (each prints its counts)"
 	@echo "make down     stop everything make up started"
@@ -28,12 +28,16 @@ $(PY): requirements.txt
 
 venv: $(PY)
 
-up: $(PY)
+SCALE ?= 1
+SCALED := operator_api web_intake phone_intake letter_intake fax_intake triage assignment followup archive
+
+up: $(PY)  ## make up SCALE=2: two instances of every service
 ifeq ($(DOCKER_OK),yes)
-	docker compose up -d --build
+	docker compose $(if $(filter-out 1,$(SCALE)),-f docker-compose.yml -f deploy/compose.scale.yml,) up -d --build \
+		$(foreach s,$(SCALED),--scale $(s)=$(SCALE))
 	docker compose ps
 else
-	$(PY) -m deploy.native.stack up
+	$(PY) -m deploy.native.stack up --scale $(SCALE)
 endif
 
 down: $(PY)

@@ -7,13 +7,13 @@ lost (docs/adr/0002). The patch holds a lock per collection for each of those co
 FerretDB process every client goes through, so read-change-write is one step for every connection of every
 instance. Reads and inserts (atomic by their unique keys) take no lock. See docs/adr/0010.
 
-2. Lookups by key use the primary-key index. FerretDB v1 pushes an `_id` equality filter down as `_jsonb->'_id' @> '"…"'`: containment, which the
-B-tree index FerretDB itself keeps on `_jsonb->'_id'` cannot serve, so every find by `_id` read the whole
-table (measured: 1.5 ms at 1,000 documents, linear beyond). Its own UPDATE and DELETE already use
-`_jsonb->'_id' = …`. The patch makes reads do the same for string and ObjectId `_id`s (and for
-`_id: {$in: […]}` of those, as `= ANY(…)`), so a lookup by key is an index scan. FerretDB still re-checks
-every returned document against the whole filter in Go, so the answer cannot change; only the rows
-PostgreSQL reads do. Production runs MongoDB (DESIGN.md), not this.
+2. Lookups by key use the primary-key index. FerretDB v1 pushes an `_id` equality filter down as
+`_jsonb->'_id' @> '"…"'`: containment, which the B-tree index FerretDB itself keeps on `_jsonb->'_id'` cannot
+serve, so every find by `_id` read the whole table (measured: 1.5 ms at 1,000 documents, linear beyond). Its
+own UPDATE and DELETE already use `_jsonb->'_id' = …`. The patch makes reads do the same for string and
+ObjectId `_id`s (and for `_id: {$in: […]}` of those, as `= ANY(…)`), so a lookup by key is an index scan.
+FerretDB still re-checks every returned document against the whole filter in Go, so the answer cannot change;
+only the rows PostgreSQL reads do. Production runs MongoDB (DESIGN.md), not this.
 See docs/adr/0009-ferretdb-lookups-by-key-and-the-benchmark.md.
 """
 

@@ -43,6 +43,17 @@ SERVICES: dict[str, int] = {
     "followup": 8013,
     "archive": 8014,
 }
+INSTANCE_PORT_STEP = 100  # instance k of a service answers on its port + 100·(k-1): 8000, 8100, 8200 …
+SMTP_PORT = 2525  # the fax intake's SMTP listener, stepped the same way
+
+
+def instance_name(name: str, k: int) -> str:
+    """Its pid and log file name: `triage` for the first instance, `triage.2` for the second."""
+    return name if k == 1 else f"{name}.{k}"
+
+
+def instance_port(name: str, k: int, base: int | None = None) -> int:
+    return (base if base is not None else SERVICES[name]) + INSTANCE_PORT_STEP * (k - 1)
 
 
 @dataclass
@@ -344,30 +355,43 @@ def healthy(port: int) -> bool:
         return False
 
 
-def start_service(stack: Stack, name: str, port: int | None = None, wait: bool = True) -> subprocess.Popen | None:
+def start_service(stack: Stack, name: str, port: int | None = None, wait: bool = True,
+                  instance: int = 1) -> subprocess.Popen | None:
+    """Start instance `instance` of a service (`port`: the first instance's; later ones step from it)."""
     env = service_env(stack, name)
-    if port is not None:
-        env["CC_SERVICE_PORT"] = str(port)
-    port = int(env["CC_SERVICE_PORT"])
-    if running_pid(stack, name):
-        log(f"{name} already running")
+    port = instance_port(name, instance, port if port is not None else int(env["CC_SERVICE_PORT"]))
+    env["CC_SERVICE_PORT"] = str(port)
+    env["CC_INSTANCE_ID"] = f"{name}-{instance}"  # its leases survive its restarts (shared.lease)
+    if name == "fax_intake" and instance > 1:  # one SMTP listener each; a load balancer fronts them in production
+        smtp = int(env.get("CC_SMTP_PORT", SMTP_PORT))
+        env["CC_SMTP_PORT"] = str(smtp + INSTANCE_PORT_STEP * (instance - 1)) if smtp else "0"
+    pid_name = instance_name(name, instance)
+    if running_pid(stack, pid_name):
+        log(f"{pid_name} already running")
         return None
-    proc = _spawn(stack, name, [sys.executable, "-m", f"services.{name}"], env=env)
+    proc = _spawn(stack, pid_name, [sys.executable, "-m", f"services.{name}"], env=env)
     if wait:
         wait_for(lambda: healthy(port), 60, name, proc)
     return proc
 
 
-def up(stack: Stack, infra_only: bool = False) -> None:
+def up(stack: Stack, infra_only: bool = False, scale: int = 1) -> None:
     start_ferretdb(stack)
     start_kafka(stack)
     if infra_only:
         return
-    for name in SERVICES:
-        start_service(stack, name, wait=False)
-    for name, port in SERVICES.items():
-        wait_for(lambda p=port: healthy(p), 90, name)
-        log(f"{name:<13} http://127.0.0.1:{port}  (healthz ok)")
+    for k in range(1, scale + 1):
+        for name in SERVICES:
+            start_service(stack, name, wait=False, instance=k)
+    for k in range(1, scale + 1):
+        for name in SERVICES:
+            port = instance_port(name, k)
+            wait_for(lambda p=port: healthy(p), 90, instance_name(name, k))
+            log(f"{instance_name(name, k):<13} http://127.0.0.1:{port}  (healthz ok)")
+    if scale > 1:
+        log(f"{scale} instances of every service: consumers share their groups' partitions; the intakes and the "
+            f"operator API answer on every instance's port (+{INSTANCE_PORT_STEP} each), fax SMTP on "
+            f"{SMTP_PORT}, {SMTP_PORT + INSTANCE_PORT_STEP} …")
     log(f"kafka         {stack.bootstrap}")
     log(f"mongodb       {stack.mongo_url}")
     log("web form:     curl -X POST http://127.0.0.1:8001/api/v1/complaints ...   (see README)")
@@ -384,8 +408,15 @@ def up(stack: Stack, infra_only: bool = False) -> None:
         "-d '{\"username\": \"op-lk\", \"password\": \"Hengan-dev-2026\"}'   → token for Authorization: Bearer")
 
 
+def running_instances(stack: Stack) -> list[str]:
+    """Pid names of every started service instance (`triage`, `triage.2`, …), first instances first."""
+    names = {p.stem for p in (stack.run_dir / "pids").glob("*.pid")}
+    return sorted((n for n in names if n.split(".")[0] in SERVICES),
+                  key=lambda n: (int(n.split(".")[1]) if "." in n else 1, list(SERVICES).index(n.split(".")[0])))
+
+
 def down(stack: Stack) -> None:
-    for name in [*SERVICES, "kafka", "ferretdb", "postgres"]:
+    for name in [*running_instances(stack), "kafka", "ferretdb", "postgres"]:
         if running_pid(stack, name):
             log(f"stopping {name}")
         # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for clients to leave
@@ -393,9 +424,10 @@ def down(stack: Stack) -> None:
 
 
 def ps(stack: Stack) -> None:
-    for name in ["postgres", "ferretdb", "kafka", *SERVICES]:
+    for name in ["postgres", "ferretdb", "kafka", *dict.fromkeys([*SERVICES, *running_instances(stack)])]:
         pid = running_pid(stack, name)
-        port = SERVICES.get(name)
+        base, _, k = name.partition(".")
+        port = instance_port(base, int(k or 1)) if base in SERVICES else None
         state = "running" if pid else "stopped"
         health = ""
         if pid and port:
@@ -421,12 +453,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["up", "down", "ps", "logs", "fetch"])
     parser.add_argument("name", nargs="?")
     parser.add_argument("--infra-only", action="store_true")
+    parser.add_argument("--scale", type=int, default=int(os.environ.get("SCALE") or 1),
+                        help="instances of every service (default 1, or $SCALE)")
     parser.add_argument("-f", "--follow", action="store_true")
     args = parser.parse_args(argv)
     stack = default_stack()
     if args.command == "up":
         try:
-            up(stack, infra_only=args.infra_only)
+            up(stack, infra_only=args.infra_only, scale=max(1, args.scale))
         except Exception:
             log(f"start failed; see logs in {stack.run_dir / 'logs'}")
             raise

@@ -8,6 +8,7 @@ from services.assignment.config import AssignmentSettings
 from services.assignment.directory import DirectoryStore
 from services.assignment.entrypoints import build_directory_router, register, timer_loop
 from shared.aggregate import AggregateStore
+from shared.directory_feed import follow_directory
 from shared.org import load_org
 from shared.runtime import create_app, create_runtime
 
@@ -30,6 +31,8 @@ def build_app(settings: AssignmentSettings | None = None) -> FastAPI:
 
     rt.on_start.append(indexes)
     rt.on_start.append(directory.load)
+    # the directory's other instances publish what they change; every instance applies it (its own again: no-op)
+    follow_directory(rt.broker, settings, NAME, org)
     rt.singleton("timers", timer_loop(store, org, settings.timer_sweep_seconds))
     register(rt, store, org)
     app = create_app(rt, title="派单 Assignment")

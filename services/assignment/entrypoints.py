@@ -36,9 +36,22 @@ from shared.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
+ESTATE_WAIT_SECONDS = 15.0
+
+
+async def _estate_known(org: OrgDirectory, estate_id: str, wait: float = ESTATE_WAIT_SECONDS) -> None:
+    """An estate onboarded through another instance reaches this one by the directory feed: a complaint for it
+    can arrive first (the intakes learn it from the same feed). Wait a little rather than park the complaint."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while estate_id not in org.estates and loop.time() < deadline:
+        await asyncio.sleep(0.2)
+
+
 def register(rt: Runtime, store: AggregateStore, org: OrgDirectory) -> None:
     async def on_triaged(event: Envelope[Any]) -> None:
         if isinstance(event.payload, ComplaintTriaged):
+            await _estate_known(org, event.estate_id)
             await handlers.assign_triaged(event, store=store, org=org)
 
     async def on_followup(event: Envelope[Any]) -> None:
