@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .PHONY: help venv up down ps logs test test-unit test-faults test-fuzz docs lint compose-config clean bench bench-intake bench-ocr \
-	bench-triage bench-routing bench-pipeline bench-queue train-triage eval-triage replay-dlq seed-history report verify-archive
+	bench-triage bench-routing bench-pipeline bench-queue bench-scale lag partitions train-triage eval-triage replay-dlq seed-history report verify-archive
 
 help:
 	@echo "make up       bring up Kafka, the MongoDB-wire server and every service (prints addresses); SCALE=2: two of each"
@@ -15,6 +15,7 @@ help:
 	@echo "make down     stop everything make up started"
 	@echo "make ps|logs  status of the services | recent logs (make logs S=triage F=1 to follow one)"
 	@echo "make docs     write docs/asyncapi.json from the contracts"
+	@echo "make lag      consumer lag per group and topic;  make partitions N=12   grow the topics (refused while lagging)"
 	@echo "make replay-dlq TOPIC=complaint.received [SERVICE=triage] [DRY=1]   re-process parked messages"
 	@echo "make bench    benchmarks, each beside a baseline from the same run (bench-intake, bench-ocr, bench-triage, bench-routing)"
 	@echo "make train-triage                      retrain the triage model (labelled sets + operators' corrections)"
@@ -93,6 +94,12 @@ bench-pipeline: $(PY)
 
 bench-queue: $(PY)
 	$(PY) -m benchmarks.queue_bench
+
+lag: $(PY)  ## messages waiting per consumer group and topic
+	$(PY) -m shared.partitions lag
+
+partitions: $(PY)  ## make partitions N=12: grow every topic (refused while any group lags; see shared/partitions.py)
+	$(PY) -m shared.partitions grow $(N)
 
 replay-dlq: $(PY)
 	$(PY) -m shared.dlq $(TOPIC) $(if $(SERVICE),--service $(SERVICE),) $(if $(DRY),--dry-run,)
