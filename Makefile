@@ -66,7 +66,7 @@ test-faults: $(PY)
 test-fuzz: $(PY)
 	$(PY) -m pytest -q -s tests/e2e/test_zz_fuzz.py tests/unit/test_contract_fuzz.py
 
-bench: bench-triage bench-routing bench-ocr bench-intake bench-pipeline bench-queue
+bench: bench-triage bench-routing bench-ocr bench-intake bench-pipeline bench-queue bench-scale
 
 bench-triage: $(PY)
 	$(PY) -m benchmarks.triage_bench
@@ -94,6 +94,9 @@ bench-pipeline: $(PY)
 
 bench-queue: $(PY)
 	$(PY) -m benchmarks.queue_bench
+
+bench-scale: $(PY)  ## one instance of every service against two, same run; CPU per complaint per service
+	$(PY) -m benchmarks.scale_bench
 
 lag: $(PY)  ## messages waiting per consumer group and topic
 	$(PY) -m shared.partitions lag

@@ -104,10 +104,12 @@ async def offer(rate: float | None, n: int, send) -> tuple[dict[str, float], flo
     return sent, t0
 
 
-async def run_loads(name: str, send, watch: Watch, archived) -> dict[str, Any]:
-    """Each offered load in turn, drained (assigned, then archived: `archived(sent)` → key → time) before the next."""
+async def run_loads(name: str, send, watch: Watch, archived, loads: tuple[int | None, ...] = (*LOADS, None)
+                    ) -> dict[str, Any]:
+    """Each offered load in turn (None: saturation), drained (assigned, then archived: `archived(sent)` → key →
+    time) before the next."""
     results: dict[str, Any] = {}
-    for rate in (*LOADS, None):
+    for rate in loads:
         sent, t0 = await offer(rate, STAGE, send)
         await watch.until(sent, DRAIN_TIMEOUT)
         label = "saturation" if rate is None else f"{rate}/s"
@@ -154,7 +156,9 @@ class Watch:
 
 
 # ---- the pipeline ------------------------------------------------------------------------------------------
-async def pipeline(bootstrap: str, mongo_url: str) -> dict[str, Any]:
+async def pipeline(bootstrap: str, mongo_url: str, webs: tuple[str, ...] = (WEB,),
+                   loads: tuple[int | None, ...] = (*LOADS, None)) -> dict[str, Any]:
+    """The loads through the web intake; with several intake instances, round robin (a load balancer)."""
     watch = Watch(bootstrap, "cc.complaint.assigned")
     await watch.start()
     mongo = AsyncMongoClient(mongo_url, tz_aware=True)
@@ -163,11 +167,12 @@ async def pipeline(bootstrap: str, mongo_url: str) -> dict[str, Any]:
     numbers = itertools.count(int(time.time()) % 100_000 * 100)  # a fresh slice of households each run
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
         async def send(i: int) -> str | None:
-            r = await client.post(f"{WEB}/api/v1/complaints", json=complaint(next(numbers)),
+            r = await client.post(f"{webs[i % len(webs)]}/api/v1/complaints", json=complaint(next(numbers)),
                                   headers={"X-Api-Key": key})  # the app backend's key: no per-address limit
             return r.json()["complaint_id"] if r.status_code == 202 else None
 
-        results = await run_loads("pipeline", send, watch, lambda sent: _archived(queue, sent, DRAIN_TIMEOUT))
+        results = await run_loads("pipeline", send, watch, lambda sent: _archived(queue, sent, DRAIN_TIMEOUT),
+                                  loads)
     await watch.stop()
     await mongo.close()
     return results
@@ -296,7 +301,7 @@ def rss_mib(pid: int) -> float:
 
 def memory(st: stack.Stack) -> dict[str, float]:
     out = {}
-    for name in (*stack.SERVICES, "kafka", "ferretdb", "postgres"):
+    for name in (*stack.running_instances(st), "kafka", "ferretdb", "postgres"):
         pid = stack.running_pid(st, name)
         if pid:
             out[name] = rss_mib(pid)
@@ -304,16 +309,47 @@ def memory(st: stack.Stack) -> dict[str, float]:
     return out
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(st: stack.Stack) -> dict[str, float]:
+    """CPU time (user + system) used so far by each service (all its instances) and each server."""
+    out: dict[str, float] = {}
+    for name in (*stack.running_instances(st), "kafka", "ferretdb", "postgres"):
+        pid = stack.running_pid(st, name)
+        if not pid:
+            continue
+        total = 0
+        for p in stack.group_members(pid) or [pid]:
+            try:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        base = name.split(".")[0]
+        out[base] = out.get(base, 0.0) + total / TICKS
+    return out
+
+
+def cpu_per_complaint(before: dict[str, float], after: dict[str, float], complaints: int) -> dict[str, float]:
+    """Milliseconds of CPU each service (and server) spent per complaint between two readings."""
+    out = {k: round((after[k] - before.get(k, 0.0)) * 1000 / max(complaints, 1), 1) for k in after}
+    out["total"] = round(sum(out.values()), 1)
+    return out
+
+
 async def main() -> None:
     st = stack.default_stack()
     stack.up(st)
     print("pipeline (running center):", flush=True)
+    cpu0 = cpu_seconds(st)
     pipe = await pipeline(st.bootstrap, st.mongo_url)
+    cpu = cpu_per_complaint(cpu0, cpu_seconds(st), sum(v["assigned"]["completed"] for v in pipe.values()))
     print("floor (aiokafka + pymongo, same hops and writes):", flush=True)
     base = await floor(st.bootstrap, st.mongo_url)
     mem = memory(st)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"pipeline": pipe, "floor": base, "memory_mib": mem,
+    OUT.write_text(json.dumps({"pipeline": pipe, "floor": base, "memory_mib": mem, "cpu_ms_per_complaint": cpu,
                                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2, ensure_ascii=False))
     print(f"\n{'load':>11} {'stage':<9} {'pipeline /s':>11} {'floor /s':>9} {'ratio':>6}   "
           f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}   {'floor p99':>9}")
@@ -327,6 +363,7 @@ async def main() -> None:
                   f"{ratio:>6.2f}   {p['p50_ms'] or 0:>8.0f} {p['p95_ms'] or 0:>8.0f} {p['p99_ms'] or 0:>8.0f}   "
                   f"{f.get('p99_ms') or 0:>9.0f}")
     print("\nresident memory (MiB): " + ", ".join(f"{k} {v}" for k, v in mem.items()))
+    print("CPU per complaint (ms): " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
     print(f"written to {OUT}")
 
 
