@@ -76,7 +76,10 @@ def install_intake_guards(app: FastAPI, store: Any, max_body_bytes: int, channel
     limits. Middleware added last runs first: the key gate, then the rate limit, then the size limit."""
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if per_minute:
-        app.add_middleware(PostRateLimit, per_minute=per_minute)
+        # counted in the service's database, so N instances behind a load balancer allow the limit, not N times it
+        kept = getattr(store, "submissions", None)  # an intake store; in-memory counting without one (unit tests)
+        app.add_middleware(PostRateLimit, per_minute=per_minute,
+                           collection=kept.database["ratelimits"] if kept is not None else None)
     if keys is not None:  # the operator API authenticates people and keys itself
         app.add_middleware(KeyGate, ring=keys, use=use, required=key_required)
 

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -29,7 +30,7 @@ from shared.contracts import ApiKeyChanged, Envelope
 from shared.keyring import digest
 from shared.org import ROOT, OrgDirectory
 from shared.outbox import OutboxRelay, outbox_entries, outbox_map
-from shared.ratelimit import RateLimiter
+from shared.ratelimit import SharedRateLimiter
 from shared.scope import Scope
 from shared.settings import ServiceSettings
 
@@ -79,7 +80,7 @@ class AuthStore:
         self.key_relay = key_relay  # ApiKeyChanged for the intake services, from the api_keys documents' outbox
         self.idle = timedelta(minutes=idle_minutes)
         self.max_age = timedelta(hours=max_hours)
-        self.login_limiter = RateLimiter(login_per_minute, 60)
+        self.login_limiter = SharedRateLimiter(db["ratelimits"], login_per_minute)  # across every instance
 
     async def ensure_indexes(self) -> None:
         await self.db["sessions"].create_index([("expires_at", 1)])
@@ -135,7 +136,7 @@ class AuthStore:
 
     # ---- sessions -------------------------------------------------------------------------------------
     async def login(self, username: str, password: str, client: str) -> tuple[str, datetime, Principal]:
-        if not self.login_limiter.allow(client):
+        if not await self.login_limiter.allow(client):
             raise AuthError(429, "登录过于频繁，请稍后再试 too many sign-in attempts; try again in a minute")
         # a name no account can have is never looked up (nor are control characters sent to the database)
         account = await self.db["accounts"].find_one({"_id": username}) if USERNAME.match(username) else None
@@ -149,10 +150,12 @@ class AuthStore:
         try:
             _hasher.verify(account["password_hash"], password)
         except (VerifyMismatchError, VerificationError, InvalidHashError) as exc:
-            failed = account.get("failed", 0) + 1
-            lock = now + timedelta(minutes=LOCK_MINUTES) if failed >= MAX_FAILURES else None
-            await self.db["accounts"].update_one({"_id": username}, {"$set": {
-                "failed": 0 if lock else failed, "locked_until": lock}})
+            # counted atomically: failures on several instances at once all count
+            after = await self.db["accounts"].find_one_and_update(
+                {"_id": username}, {"$inc": {"failed": 1}}, return_document=ReturnDocument.AFTER)
+            if after is not None and after.get("failed", 0) >= MAX_FAILURES:
+                await self.db["accounts"].update_one({"_id": username}, {"$set": {
+                    "failed": 0, "locked_until": now + timedelta(minutes=LOCK_MINUTES)}})
             raise AuthError(401, "用户名或密码错误 wrong username or password") from exc
         if _hasher.check_needs_rehash(account["password_hash"]):
             await self.db["accounts"].update_one({"_id": username},
