@@ -17,6 +17,7 @@ import json
 import time
 from typing import Any
 
+from benchmarks.footprint import kafka_footprint, mongo_footprint
 from benchmarks.pipeline_bench import WEB, cpu_per_complaint, cpu_seconds, memory, pipeline
 from deploy.native import stack
 
@@ -60,9 +61,10 @@ async def main() -> None:
             phases.append(await phase(st, n))
     finally:
         await asyncio.to_thread(_set_instances, st, 1)
+    footprint = {"mongodb": await mongo_footprint(st.mongo_url), "kafka": await kafka_footprint(st.bootstrap)}
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"phases": phases, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2,
-                              ensure_ascii=False))
+    OUT.write_text(json.dumps({"phases": phases, "footprint": footprint, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+                              indent=2, ensure_ascii=False))
     print(f"\n{'instances':>9} {'load':>11} {'stage':<9} {'per s':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for ph in phases:
         for label, r in ph["loads"].items():
@@ -77,7 +79,10 @@ async def main() -> None:
             f"{ph['cpu_ms_per_complaint'].get(n, 0):>12.1f}" for n in names))
     for ph in phases:
         print(f"resident memory with {ph['instances']}: whole stack {ph['memory_mib']['whole stack']} MiB")
-    print(f"written to {OUT}")
+    db_bytes = sum(v["bytes_per_complaint"] for v in footprint["mongodb"].values())
+    kafka_bytes = sum(v["bytes_per_complaint"] for v in footprint["kafka"].values())
+    print(f"per complaint: {db_bytes / 1024:.1f} KiB in MongoDB, {kafka_bytes / 1024:.1f} KiB on Kafka topics")
+    print(f"written to {OUT}; the capacity plan from it: python -m benchmarks.capacity")
 
 
 if __name__ == "__main__":
