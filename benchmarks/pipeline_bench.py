@@ -287,15 +287,37 @@ async def floor(bootstrap: str, mongo_url: str) -> dict[str, Any]:
 
 
 # ---- memory --------------------------------------------------------------------------------------------------
-def rss_mib(pid: int) -> float:
-    total = 0
-    for p in stack.group_members(pid) or [pid]:
+def processes(pid: int) -> set[int]:
+    """A server's processes: its process group and every descendant (PostgreSQL's backends start sessions of
+    their own, so the group alone misses them)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
+    found = {pid, *stack.group_members(pid)}
+    grew = True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    """Memory of a server's processes: proportional set size (shared pages split among the processes sharing
+    them, so PostgreSQL's shared buffers count once), or resident size where PSS cannot be read."""
+    total = 0
+    for p in processes(pid):
+        for path, field in ((f"/proc/{p}/smaps_rollup", "Pss:"), (f"/proc/{p}/status", "VmRSS:")):
+            try:
+                lines = [ln for ln in Path(path).read_text().splitlines() if ln.startswith(field)]
+            except OSError:
+                continue
+            if lines:
+                total += int(lines[0].split()[1])
+                break
     return round(total / 1024, 1)
 
 
@@ -320,7 +342,7 @@ def cpu_seconds(st: stack.Stack) -> dict[str, float]:
         if not pid:
             continue
         total = 0
-        for p in stack.group_members(pid) or [pid]:
+        for p in processes(pid):
             try:
                 fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
@@ -362,7 +384,7 @@ async def main() -> None:
             print(f"{label:>11} {stage_name:<9} {p['throughput']:>11.1f} {f.get('throughput', 0):>9.1f} "
                   f"{ratio:>6.2f}   {p['p50_ms'] or 0:>8.0f} {p['p95_ms'] or 0:>8.0f} {p['p99_ms'] or 0:>8.0f}   "
                   f"{f.get('p99_ms') or 0:>9.0f}")
-    print("\nresident memory (MiB): " + ", ".join(f"{k} {v}" for k, v in mem.items()))
+    print("\nmemory (MiB, proportional set size): " + ", ".join(f"{k} {v}" for k, v in mem.items()))
     print("CPU per complaint (ms): " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
     print(f"written to {OUT}")
 

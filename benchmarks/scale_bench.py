@@ -3,7 +3,9 @@
 The running center (`make up`, started if needed) takes CC_BENCH_STAGE complaints (200) at an offered 10 per
 second and at saturation, through the web intake, with one instance of each service; then a second instance of
 each service starts (`make up SCALE=2` does the same), its consumer groups rebalance, and the same loads go
-through both web-intake instances in turn. Each load is drained before the next (see pipeline_bench).
+through both web-intake instances in turn; then one instance of each again. Each load is drained before the
+next (see pipeline_bench). The third phase says how much of a difference between the first two comes from the
+database having grown (FerretDB v1 scans) rather than from the number of instances.
 Printed side by side: throughput and latency intake → assigned and → archived, and the CPU each service (all its
 instances) and each server spent per complaint, the figure the capacity plan (docs/capacity-plan.md) scales
 from. Written to .run/bench/scale.json. Everything runs on this one machine: a second instance adds processes,
@@ -57,7 +59,7 @@ async def main() -> None:
     assert WEB.endswith(str(stack.SERVICES["web_intake"]))
     phases = []
     try:
-        for n in (1, 2):
+        for n in (1, 2, 1):
             phases.append(await phase(st, n))
     finally:
         await asyncio.to_thread(_set_instances, st, 1)
@@ -78,7 +80,7 @@ async def main() -> None:
         print(f"{ph['instances']} instance(s) of each    " + " ".join(
             f"{ph['cpu_ms_per_complaint'].get(n, 0):>12.1f}" for n in names))
     for ph in phases:
-        print(f"resident memory with {ph['instances']}: whole stack {ph['memory_mib']['whole stack']} MiB")
+        print(f"memory (PSS) with {ph['instances']}: whole stack {ph['memory_mib']['whole stack']} MiB")
     db_bytes = sum(v["bytes_per_complaint"] for v in footprint["mongodb"].values())
     kafka_bytes = sum(v["bytes_per_complaint"] for v in footprint["kafka"].values())
     print(f"per complaint: {db_bytes / 1024:.1f} KiB in MongoDB, {kafka_bytes / 1024:.1f} KiB on Kafka topics")
