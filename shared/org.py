@@ -349,22 +349,33 @@ class OrgDirectory:
             self._estate_region[e.id] = region.id
 
     def put_estate(self, group_id: str, region_id: str, region_name: str, estate: Estate) -> None:
-        """Add or replace one estate under a region of a group (created when new)."""
+        """Add or replace one estate under a region of a group (created when new).
+
+        Touches only the estate and its old and new region: a whole group's import (8,000 estates) used to
+        rebuild the group at every estate, which took minutes at every start of every service. The group in
+        other estates' entries keeps the same rules; read a group's regions through `group()` or `regions`."""
         group = self._groups[group_id]
-        regions = [r for r in group.regions]
         old_region = self._estate_region.get(estate.id)
-        out: list[Region] = []
-        found = False
-        for r in regions:
-            estates = [e for e in r.estates if e.id != estate.id or old_region != r.id]
-            if r.id == region_id:
-                estates = [e for e in estates if e.id != estate.id] + [estate]
-                found = True
-                r = r.model_copy(update={"name": region_name or r.name})
-            out.append(r.model_copy(update={"estates": estates}))
-        if not found:
-            out.append(Region(id=region_id, name=region_name or region_id, estates=[estate]))
-        self.put_group(group.model_copy(update={"regions": out}))
+        regions = list(group.regions)
+        where = {r.id: i for i, r in enumerate(regions)}
+        if old_region is not None and old_region != region_id and old_region in where:
+            i = where[old_region]
+            regions[i] = regions[i].model_copy(update={"estates": [e for e in regions[i].estates
+                                                                   if e.id != estate.id]})
+            self.regions[old_region] = (group_id, regions[i])
+        if region_id in where:
+            i = where[region_id]
+            r = regions[i]
+            regions[i] = r.model_copy(update={"name": region_name or r.name,
+                                              "estates": [e for e in r.estates if e.id != estate.id] + [estate]})
+        else:
+            regions.append(Region(id=region_id, name=region_name or region_id, estates=[estate]))
+        changed = group.model_copy(update={"regions": regions})
+        self._groups[group_id] = changed
+        self.regions[region_id] = (group_id, regions[where.get(region_id, len(regions) - 1)])
+        self.estates[estate.id] = (changed, estate)
+        self._estate_region[estate.id] = region_id
+        self.version += 1
 
     def put_shift(self, group_id: str, shift: Shift) -> Group:
         group = self._groups[group_id]
