@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 
-.PHONY: help venv up down ps logs test test-unit test-faults test-fuzz docs lint compose-config clean bench bench-intake bench-ocr \
+.PHONY: help venv up down ps logs test test-unit test-faults test-scale test-fuzz docs lint compose-config clean bench bench-intake bench-ocr \
 	bench-triage bench-routing bench-pipeline bench-queue bench-scale lag partitions train-triage eval-triage replay-dlq seed-history report verify-archive
 
 help:
@@ -62,6 +62,9 @@ test-unit: $(PY)
 
 test-faults: $(PY)
 	$(PY) -m pytest -q -s tests/e2e/test_zy_faults.py
+
+test-scale: $(PY)
+	$(PY) -m pytest -q -s tests/e2e/test_zx_scale.py
 
 test-fuzz: $(PY)
 	$(PY) -m pytest -q -s tests/e2e/test_zz_fuzz.py tests/unit/test_contract_fuzz.py

@@ -85,6 +85,7 @@ class AuthStore:
     async def ensure_indexes(self) -> None:
         await self.db["sessions"].create_index([("expires_at", 1)])
         await self.db["audit"].create_index([("group_id", 1), ("at", -1)])
+        await self.db["api_keys"].create_index([("group_id", 1), ("key_id", 1)])  # a group's keys; revoke by id
 
     # ---- accounts -------------------------------------------------------------------------------------
     async def create_account(self, username: str, password: str, *, role: str, group_id: str, name: str = "",
