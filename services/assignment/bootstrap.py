@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.assignment.config import AssignmentSettings
 from services.assignment.directory import DirectoryStore
 from services.assignment.entrypoints import build_directory_router, register, timer_loop
-from shared.aggregate import AggregateStore
+from services.assignment.loads import CaseStore, LoadBook
 from shared.directory_feed import follow_directory
 from shared.org import load_org
 from shared.runtime import create_app, create_runtime
@@ -20,7 +20,8 @@ def build_app(settings: AssignmentSettings | None = None) -> FastAPI:
     rt = create_runtime(NAME, settings)
     org = load_org(settings.org_seed_path)
     cases = rt.db["cases"]
-    store = AggregateStore(cases, rt.relay("cases"), settings)
+    book = LoadBook(rt.db)
+    store = CaseStore(cases, rt.relay("cases"), settings, book)
     directory = DirectoryStore(rt.db, rt.relay("dir_changes"), settings, org)
 
     async def indexes() -> None:
@@ -30,6 +31,7 @@ def build_app(settings: AssignmentSettings | None = None) -> FastAPI:
         await cases.create_index([("estate_id", 1), ("status", 1), ("queued_at", 1)])
 
     rt.on_start.append(indexes)
+    rt.on_start.append(book.ensure)
     rt.on_start.append(directory.load)
     # the directory's other instances publish what they change; every instance applies it (its own again: no-op)
     follow_directory(rt.broker, settings, NAME, org)

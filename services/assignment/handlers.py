@@ -14,8 +14,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo.asynchronous.collection import AsyncCollection
-
 from services.assignment import sla
 from services.assignment.domain import Pick, Route, escalation_target, pick_handler, route, supervisor_of
 from shared import metrics
@@ -56,9 +54,13 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-async def open_load(cases: AsyncCollection, estate_id: str) -> dict[str, int]:
-    """Open cases per person in an estate, counted from the cases themselves (no counter to drift)."""
-    rows = await (await cases.aggregate([
+async def open_load(store: AggregateStore, estate_id: str) -> dict[str, int]:
+    """Open cases per person in an estate: from the `loads` book when the store keeps one (services.assignment.
+    loads), else counted from the cases themselves."""
+    book = getattr(store, "book", None)
+    if book is not None:
+        return await book.counts(estate_id)
+    rows = await (await store.collection.aggregate([
         {"$match": {"estate_id": estate_id, "status": "assigned"}},
         {"$group": {"_id": "$assignee.staff_id", "n": {"$sum": 1}}},
     ])).to_list(None)
@@ -129,7 +131,7 @@ def _own_event(doc: dict[str, Any], payload: Any) -> Envelope[Any]:
 
 async def assign_triaged(event: Envelope[ComplaintTriaged], *, store: AggregateStore, org: OrgDirectory) -> None:
     t = event.payload
-    load = await open_load(store.collection, event.estate_id)
+    load = await open_load(store, event.estate_id)
     root = await store.get(t.duplicate_of) if t.duplicate_of else None
     if root is not None and (root.get("status") != "assigned" or root.get("estate_id") != event.estate_id):
         root = None  # the first report is done or elsewhere: this one is worked on its own
@@ -229,7 +231,7 @@ async def dispatch_waiting(store: AggregateStore, org: OrgDirectory, estate_id: 
     waiting = await store.collection.find(
         {"estate_id": estate_id, "status": "waiting"}, {"_id": 1}).sort("queued_at", 1).limit(limit).to_list(None)
     for row in waiting:
-        load = await open_load(store.collection, estate_id)
+        load = await open_load(store, estate_id)
         at = now_utc()
         decide = functools.partial(take_from_queue, org=org, load=load, at=at)
         await store.apply(row["_id"], f"dispatch:{row['_id']}:{at.isoformat()}", decide)
@@ -250,7 +252,7 @@ def raised(severity: Severity) -> Severity:
 
 async def reassign_reopened(event: Envelope[ComplaintReopened], *, store: AggregateStore,
                             org: OrgDirectory) -> None:
-    load = await open_load(store.collection, event.estate_id)
+    load = await open_load(store, event.estate_id)
     at = event.occurred_at
 
     def decide(doc: dict[str, Any] | None) -> Decision:
@@ -280,7 +282,7 @@ def _reject(command: Envelope[Any], reason: str) -> Decision:
 async def send_back(command: Envelope[SendBackComplaint], *, store: AggregateStore, org: OrgDirectory) -> None:
     """退单: the assignee returns a wrongly routed case within the window; it is routed elsewhere (改派)."""
     c = command.payload
-    load = await open_load(store.collection, command.estate_id)
+    load = await open_load(store, command.estate_id)
     at = command.occurred_at
     freed: list[str] = []
 
@@ -325,7 +327,7 @@ async def reassign(command: Envelope[ReassignComplaint], *, store: AggregateStor
     """改派 by hand: a supervisor gives the case to a named person of the estate."""
     c = command.payload
     at = command.occurred_at
-    load = await open_load(store.collection, command.estate_id)
+    load = await open_load(store, command.estate_id)
     freed: list[str] = []
 
     def decide(doc: dict[str, Any] | None) -> Decision:
