@@ -39,6 +39,11 @@ TITLES = {"operator_api": "坐席与管理 API Operator API", "web_intake": "网
           "phone_intake": "电话受理 Phone intake", "letter_intake": "信件扫描受理 Letter intake",
           "fax_intake": "传真受理 Fax intake", "triage": "判定 Triage", "assignment": "派单 Assignment",
           "followup": "回访 Follow-up", "archive": "归档 Archive"}
+# the organisation directory each of these keeps in memory, sized for the largest group: 7,900 estates and
+# 79,000 staff measured at 165 MiB in one process (docs/capacity-plan.md, section 6)
+DIRECTORY_MIB = 192
+DIRECTORY_HOLDERS = {"operator_api", "web_intake", "phone_intake", "letter_intake", "fax_intake", "assignment",
+                     "followup"}
 SECRET_KEYS = ("CC_MONGO_URL", "CC_INTERNAL_TOKEN", "CC_IMAP_PASSWORD", "CC_NOTICE_SMTP_PASSWORD",
                "CC_SMS_GATEWAY_KEY")
 
@@ -86,7 +91,9 @@ def probe(path: str, period: int, failures: int) -> dict[str, Any]:
 def deployment(name: str) -> dict[str, Any]:
     port, kind, measured, limit, cpu, min_r, _ = SERVICES[name]
     app = {"app.kubernetes.io/name": dns(name)}
-    request_mib = -(-int(measured * 1.5) // 32) * 32  # measured resident size + half, in 32 MiB steps
+    directory = DIRECTORY_MIB if name in DIRECTORY_HOLDERS else 0
+    request_mib = -(-int(measured * 1.5) // 32) * 32 + directory  # measured resident size + half, 32 MiB steps
+    limit += directory
     ports = [{"name": "http", "containerPort": port}]
     if name == "fax_intake":
         ports.append({"name": "smtp", "containerPort": 2525})

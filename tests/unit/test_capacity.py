@@ -24,8 +24,8 @@ def test_instances_partitions_and_storage_follow_from_cpu_and_bytes_per_complain
     assert p["instances"]["web_intake"]["instances"] == 2  # never fewer than two
     assert set(p["instances"]) == {"triage", "assignment", "web_intake"}  # servers are not services
     assert p["partitions_per_topic"] == 12
-    assert p["kafka"]["storage_tb_with_replicas"] == round(2048 * 300_000 * 7 * 3 / 1e12, 3)
-    assert p["mongodb"]["data_tb_one_copy"] == round(12_000 * 1.35 * 36_500_000 * 2 / 1e12, 2)
+    assert p["kafka"]["storage_tb_with_replicas"] == round(2 * 2048 * 300_000 * 7 * 3 / 1e12, 3)
+    assert p["mongodb"]["data_tb_one_copy"] == round(2 * 12_000 * 1.35 * 36_500_000 * 2 / 1e12, 2)
     busy = plan({**FIGURES, "phases": [{"cpu_ms_per_complaint": {"triage": 600.0}}]}, s)
     assert busy["instances"]["triage"]["instances"] == 10  # 1 a second per instance: 9 for 8.3/s, + 1 spare
     assert busy["partitions_per_topic"] == 24
