@@ -47,6 +47,7 @@ class Lease:
         self._renew_at = 0.0
         self.woken = False  # another instance asked the holder to look (poke) since the last renewal
         self.taken = 0  # how many times this instance took the lease (a fresh take restarts the job)
+        self.lost_to_other = False  # the last answer: another instance holds it (not merely: cannot tell)
 
     @property
     def held(self) -> bool:
@@ -67,10 +68,12 @@ class Lease:
                 upsert=True, return_document=ReturnDocument.BEFORE)
         except DuplicateKeyError:  # someone else holds it and it has not run out
             self._valid_until = self._renew_at = 0.0
+            self.lost_to_other = True
             return False
         except PyMongoError as exc:  # cannot tell: ours only for as long as the last renewal lasts
             log.warning("lease %s not renewed: %s: %s", self.name, type(exc).__name__, exc)
             return self.held
+        self.lost_to_other = False
         was_ours = self.held or (before is not None and before.get("holder") == self.holder)
         self._valid_until = asked + self.ttl - self.margin
         self._renew_at = asked + self.ttl / 3
@@ -96,8 +99,11 @@ class Lease:
 async def run_leased(lease: Lease, job: Job, on_wake: Callable[[], None] | None = None) -> None:
     """Run `job` (a loop that runs until cancelled) only while this instance holds `lease`.
 
-    Each take starts the job afresh (as a restart would: a full sweep first); losing the lease cancels it.
-    Cancelling this coroutine stops the job and releases the lease."""
+    Each take starts the job afresh (as a restart would: a full sweep first). The job is cancelled when another
+    instance is seen holding the lease, not while the database cannot be reached: then the job's own work fails
+    and retries like any other, and cancelling it mid-operation is what a driver's pool is least tested for
+    (a service with one connection stalled after such a cancel during a database outage in CI). Cancelling this
+    coroutine stops the job and releases the lease."""
     every = lease.ttl / 3
     try:
         while True:
@@ -110,8 +116,8 @@ async def run_leased(lease: Lease, job: Job, on_wake: Callable[[], None] | None 
                     done, _ = await asyncio.wait({task}, timeout=min(every, max(lease.ttl / 10, 0.2)))
                     if done:
                         break
-                    if not await lease.hold():
-                        log.warning("lease %s lost: stopping its job on this instance", lease.name)
+                    if not await lease.hold() and lease.lost_to_other:
+                        log.warning("lease %s held by another instance: stopping its job here", lease.name)
                         break
                     if lease.woken and on_wake is not None:
                         on_wake()

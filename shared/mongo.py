@@ -14,9 +14,12 @@ TRANSIENT_MONGO_ERRORS: tuple[type[Exception], ...] = (
 
 
 def make_client(settings: MongoSettings) -> AsyncMongoClient:
-    """One client per process and event loop; short server selection so outages surface as retries."""
+    """One client per process and event loop; short server selection so outages surface as retries. No wait is
+    endless: an answer that never comes (120 s) or a pool that never frees a connection (60 s) is an error the
+    callers retry, with the connection closed, rather than a service that hangs."""
     return AsyncMongoClient(
         settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5_000, connectTimeoutMS=3_000,
+        socketTimeoutMS=120_000, waitQueueTimeoutMS=60_000,
         uuidRepresentation="standard", maxPoolSize=settings.mongo_max_pool_size,
     )
 

@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
@@ -74,7 +74,11 @@ class PostRateLimit(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if request.method == "POST" and not getattr(request.state, "grant", None):  # keyed integrations: exempt
             client = request.client.host if request.client else "?"
-            allowed = await self.shared.allow(client) if self.shared else self.limiter.allow(client)
+            try:
+                allowed = await self.shared.allow(client) if self.shared else self.limiter.allow(client)
+            except PyMongoError:  # the count lives in the database: while it is away nothing can be accepted
+                return JSONResponse({"detail": "数据库暂不可用，请稍后重试 storage unavailable; retry shortly"},
+                                    status_code=503, headers={"Retry-After": "5"})
             if not allowed:
                 return JSONResponse({"detail": "提交过于频繁，请稍后再试 too many submissions; try again in a minute"},
                                     status_code=429, headers={"Retry-After": "60"})

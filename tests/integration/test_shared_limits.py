@@ -23,3 +23,23 @@ async def test_two_instances_together_allow_the_limit_not_twice_it(infra, prefix
         await clients[0][settings.database("limits")][name].drop()
         for c in clients:
             await c.close()
+
+
+def test_the_public_intake_answers_503_not_500_while_the_limits_database_is_away():
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from pymongo import AsyncMongoClient
+
+    from shared.ratelimit import PostRateLimit
+
+    away = AsyncMongoClient("mongodb://127.0.0.1:9/?directConnection=true", serverSelectionTimeoutMS=300)
+    app = FastAPI()
+    app.add_middleware(PostRateLimit, per_minute=5, collection=away["db"]["ratelimits"])
+
+    @app.post("/x")
+    def x() -> dict:
+        return {}
+
+    with TestClient(app) as c:
+        r = c.post("/x")
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5"
