@@ -29,12 +29,12 @@ SETTLE_SECONDS = 20  # for the consumer groups to rebalance over the new instanc
 
 
 def _set_instances(st: stack.Stack, n: int) -> None:
+    """Instance 1 of each service stays; instance 2 runs when n is 2."""
     for name in stack.SERVICES:
-        for k in range(2, 4):
-            if k > n:
-                stack.stop(st, stack.instance_name(name, k))
-            else:
-                stack.start_service(st, name, wait=False, instance=k)
+        if n >= 2:
+            stack.start_service(st, name, wait=False, instance=2)
+        else:
+            stack.stop(st, stack.instance_name(name, 2))
     for name in stack.SERVICES:
         for k in range(1, n + 1):
             port = stack.instance_port(name, k)

@@ -46,7 +46,6 @@ class Lease:
         self._valid_until = 0.0  # monotonic: ours until then
         self._renew_at = 0.0
         self.woken = False  # another instance asked the holder to look (poke) since the last renewal
-        self.taken = 0  # how many times this instance took the lease (a fresh take restarts the job)
         self.lost_to_other = False  # the last answer: another instance holds it (not merely: cannot tell)
 
     @property
@@ -78,8 +77,7 @@ class Lease:
         self._valid_until = asked + self.ttl - self.margin
         self._renew_at = asked + self.ttl / 3
         self.woken = bool(before and before.get("wake"))
-        if not was_ours or not self.taken:
-            self.taken += 1
+        if not was_ours:
             log.info("lease %s taken by %s", self.name, self.holder)
         return True
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from services.assignment import sla
 from services.assignment.domain import Pick, Route, escalation_target, pick_handler, route, supervisor_of
+from services.assignment.loads import CaseStore
 from shared import metrics
 from shared.aggregate import AggregateStore, Decision
 from shared.contracts import (
@@ -54,17 +55,9 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-async def open_load(store: AggregateStore, estate_id: str) -> dict[str, int]:
-    """Open cases per person in an estate: from the `loads` book when the store keeps one (services.assignment.
-    loads), else counted from the cases themselves."""
-    book = getattr(store, "book", None)
-    if book is not None:
-        return await book.counts(estate_id)
-    rows = await (await store.collection.aggregate([
-        {"$match": {"estate_id": estate_id, "status": "assigned"}},
-        {"$group": {"_id": "$assignee.staff_id", "n": {"$sum": 1}}},
-    ])).to_list(None)
-    return {r["_id"]: r["n"] for r in rows}
+async def open_load(store: CaseStore, estate_id: str) -> dict[str, int]:
+    """Open cases per person in an estate, from the store's `loads` book (services.assignment.loads)."""
+    return await store.book.counts(estate_id)
 
 
 def sla_of(clocks: dict[str, dict[str, Any]]) -> SlaDue:
