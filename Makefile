@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DOCKER_OK := $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .PHONY: help venv up down ps logs test test-unit test-faults test-scale test-fuzz docs lint compose-config clean bench bench-intake bench-ocr \
-	bench-triage bench-routing bench-pipeline bench-queue bench-scale lag partitions train-triage eval-triage replay-dlq seed-history report verify-archive
+	bench-triage bench-routing bench-pipeline bench-queue bench-scale db-profile lag partitions train-triage eval-triage replay-dlq seed-history report verify-archive
 
 help:
 	@echo "make up       bring up Kafka, the MongoDB-wire server and every service (prints addresses); SCALE=2: two of each"
@@ -94,6 +94,9 @@ bench-intake: $(PY)
 
 bench-pipeline: $(PY)
 	$(PY) -m benchmarks.pipeline_bench
+
+db-profile: $(PY)  ## after CC_PG_STATS=1 make up and some load: where the database's rows and time go
+	$(PY) -m benchmarks.db_profile $(if $(RESET),--reset,)
 
 bench-queue: $(PY)
 	$(PY) -m benchmarks.queue_bench
