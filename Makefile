@@ -15,6 +15,7 @@ help:
 	@echo "make down     stop everything make up started"
 	@echo "make ps|logs  status of the services | recent logs (make logs S=triage F=1 to follow one)"
 	@echo "make docs     write docs/asyncapi.json from the contracts"
+	@echo "make db-profile [RESET=1]   after CC_PG_STATS=1 make up and some load: the statements the database spends rows and time on"
 	@echo "make lag      consumer lag per group and topic;  make partitions N=12   grow the topics (refused while lagging)"
 	@echo "make replay-dlq TOPIC=complaint.received [SERVICE=triage] [DRY=1]   re-process parked messages"
 	@echo "make bench    benchmarks, each beside a baseline from the same run (bench-intake, bench-ocr, bench-triage, bench-routing)"

@@ -16,11 +16,16 @@ import sys
 
 from deploy.native import stack
 
+PG_PORT = stack.default_stack().pg_port
+
 
 def psql(sql: str) -> list[list[str]]:
-    st = stack.default_stack()
-    out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(st.pg_port), "-U", "postgres", "-d", "postgres",
-                          "-AtF", "\t", "-c", sql], capture_output=True, text=True, check=False)
+    """Rows of a query to the stack's PostgreSQL, through the psql beside the server `make up` runs."""
+    bindir = stack.postgres_bin_dir()
+    if bindir is None:
+        sys.exit("no PostgreSQL here: the stack runs FerretDB on PostgreSQL (make up installs it)")
+    out = subprocess.run([str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres",
+                          "-d", "postgres", "-AtF", "\t", "-c", sql], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         sys.exit(f"psql failed: {out.stderr.strip()} (was the stack started with CC_PG_STATS=1?)")
     return [line.split("\t") for line in out.stdout.splitlines() if line]
