@@ -1,5 +1,6 @@
 """Triage's memory of recent complaints on the real MongoDB-wire server: a chain's report count survives a
-restart and costs one write per report, however long the chain (a lift outage with hundreds of callers)."""
+restart and costs one write per report, however long the chain (a lift outage with hundreds of callers); each
+instance keeps the incident window and reads only what the estate's journal has new, another instance's too."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.triage import history as history_module
 from services.triage.history import RecentComplaints
 from services.triage.linking import Seen
 from shared.mongo import make_client
@@ -23,6 +25,7 @@ async def recent(infra, prefix, cleanup):
     await store.ensure_indexes()
     yield store
     await c.drop()
+    await store.journal.drop()
     await client.close()
 
 
@@ -70,3 +73,90 @@ async def test_memory_holds_the_incident_window_and_a_households_month(recent):
                       now - timedelta(days=40))
     history = await recent.load("g-hengan", "e-lakeside", now, unit="5栋1单元301", phone="13900000001")
     assert {i.id for i in history.items} == {"old-household", "today-neighbour"}
+
+
+def _seen(cid: str, unit: str, text: str = "2栋停电了，整栋楼都没电", subcategory: str = "power_cut",
+          at: datetime | None = None) -> Seen:
+    """As triage remembers a complaint: its position is its minute (the service keeps time)."""
+    return Seen(cid, "e-lakeside", "2栋", unit, None, subcategory,
+                frozenset(text[j:j + 2] for j in range(len(text) - 1)), cid, 1,
+                history_module.minute(at or datetime.now(UTC)))
+
+
+async def test_an_instance_sees_what_another_saved_reading_only_the_new_journal_entries(recent, monkeypatch):
+    now = datetime.now(UTC)
+    other = RecentComplaints(recent.collection)  # a second triage instance on the same database
+    await other.save("g-hengan", _seen("a1", "2栋1单元101", at=now - timedelta(hours=30)), None,
+                     now - timedelta(hours=30))
+    first = await recent.load("g-hengan", "e-lakeside", now)  # first sight: the window's days are read whole
+    assert [i.id for i in first.items] == ["a1"]
+
+    whole_reads = []
+    days = recent._days
+
+    async def counted(*args):
+        whole_reads.append(args)
+        return await days(*args)
+
+    monkeypatch.setattr(recent, "_days", counted)
+    for i in range(70):  # more than one read's batch of journal keys
+        await other.save("g-hengan", _seen(f"b{i}", f"2栋1单元{201 + i}", "楼上装修噪音太大", "noise"), None,
+                         now - timedelta(minutes=70 - i))
+    later = await recent.load("g-hengan", "e-lakeside", now)
+    assert {i.id for i in later.items} == {"a1"} | {f"b{i}" for i in range(70)}
+    assert whole_reads == []  # brought up to date by key, not by reading the estate's days again
+
+    s = _seen("c1", "2栋3单元808")  # the same outage reported again links to the other instance's first report
+    link = later.find(s, emergency=True)
+    assert link is not None and link.root == "a1" and link.kind == "incident"
+
+    moved = await recent.load("g-hengan", "e-lakeside", now + timedelta(days=1, hours=12))
+    assert "a1" not in {i.id for i in moved.items}  # its day left the 48-hour window
+    assert recent._windows[("g-hengan", "e-lakeside")].docs.keys() == {f"b{i}" for i in range(70)}
+    assert whole_reads == []
+
+
+async def test_a_number_taken_but_not_yet_written_is_waited_for_and_given_up_when_its_writer_is_gone(recent,
+                                                                                                   monkeypatch):
+    now = datetime.now(UTC)
+    other = RecentComplaints(recent.collection)
+    await recent.load("g-hengan", "e-lakeside", now)
+    await other.save("g-hengan", _seen("d1", "2栋1单元101"), None, now)
+    # a writer took number 2 and has not written its entry yet; number 3 is written
+    await recent.journal.update_one({"_id": "g-hengan|e-lakeside"}, {"$inc": {"n": 1}})
+    await other.save("g-hengan", _seen("d3", "2栋1单元303"), None, now)
+    h = await recent.load("g-hengan", "e-lakeside", now)
+    assert {i.id for i in h.items} == {"d1", "d3"}
+    window = recent._windows[("g-hengan", "e-lakeside")]
+    assert list(window.gaps) == [2] and window.upto == 3
+
+    late = dict(_seen("d2", "2栋1单元202").__dict__)  # the slow writer's entry arrives: it is read then
+    doc = {"_id": "d2", "group_id": "g-hengan", "estate_id": "e-lakeside", "building": "2栋", "unit": late["unit"],
+           "phone": None, "subcategory": "power_cut", "grams": sorted(late["grams"]), "root": "d2", "reports": 1,
+           "minute": 0, "at": now, "day": history_module.day(now), "seq": 2}
+    await recent.collection.insert_one(doc)
+    await recent.journal.insert_one({"_id": "g-hengan|e-lakeside|2", "doc": doc})
+    h = await recent.load("g-hengan", "e-lakeside", now)
+    assert {i.id for i in h.items} == {"d1", "d2", "d3"} and window.gaps == {}
+
+    await recent.journal.update_one({"_id": "g-hengan|e-lakeside"}, {"$inc": {"n": 1}})  # number 4, never written
+    await recent.load("g-hengan", "e-lakeside", now)
+    assert list(window.gaps) == [4]
+    monkeypatch.setattr(history_module, "GAP_SECONDS", -1.0)
+    await recent.load("g-hengan", "e-lakeside", now)
+    assert window.gaps == {} and window.upto == 4
+
+
+async def test_a_save_that_stopped_before_its_journal_entry_is_completed_when_saved_again(recent):
+    now = datetime.now(UTC)
+    watcher = RecentComplaints(recent.collection)
+    await watcher.load("g-hengan", "e-lakeside", now)
+    s = _seen("e1", "2栋1单元101")
+    await recent.save("g-hengan", s, None, now)
+    number = (await recent.collection.find_one({"_id": "e1"}))["seq"]
+    await recent.journal.delete_one({"_id": f"g-hengan|e-lakeside|{number}"})  # as if it stopped right there
+    await recent.save("g-hengan", s, None, now)
+    assert await recent.journal.count_documents({"_id": f"g-hengan|e-lakeside|{number}"}) == 1
+    assert await recent.collection.count_documents({}) == 1
+    h = await watcher.load("g-hengan", "e-lakeside", now)
+    assert [i.id for i in h.items] == ["e1"]
