@@ -65,14 +65,18 @@ def retention_loop(rt: Runtime, days: int, action: str, every_hours: float):
 
 
 def rollup_loop(store: AggregateStore, every: float):
-    """A delta left unsettled by a crash between the case write and the rollup update is settled here."""
+    """A delta left unsettled by a crash between the case write and the rollup update is settled here. The
+    sweep asks for `rollup_due: true` (pushed down to the database, so it reads only the unsettled records);
+    its first run also asks for records of the version before the flag, by `rollup_pending` (a whole scan)."""
     async def run() -> None:
+        flt: dict = {"rollup_pending": {"$ne": None}}
         while True:
             try:
-                rows = await store.collection.find({"rollup_pending": {"$ne": None}}, {"_id": 1}).limit(500) \
-                    .to_list(None)
+                rows = await store.collection.find(flt, {"_id": 1}).limit(500).to_list(None)
                 for row in rows:
                     await refresh_views(store, row["_id"])
+                if len(rows) < 500:
+                    flt = {"rollup_due": True}
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001

@@ -100,7 +100,9 @@ def _rollup_changes(doc: dict[str, Any] | None, record: dict[str, Any], events: 
     if not d:
         return {}
     item = {"rollup_id": rid, "marker": uuid.uuid4().hex, "delta": _nest(d)}
-    return {"contrib": new, "contrib_id": rid, "rollup_pending": [*((doc or {}).get("rollup_pending") or []), item]}
+    # `rollup_due`: the sweep's filter; an equality FerretDB v1 can push down (it cannot push `$ne: null`)
+    return {"contrib": new, "contrib_id": rid, "rollup_pending": [*((doc or {}).get("rollup_pending") or []), item],
+            "rollup_due": True}
 
 
 def _nest(flat: dict[str, float]) -> dict[str, Any]:
@@ -134,7 +136,8 @@ async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool =
         for item in record["rollup_pending"]:  # each at most once (its marker), even if applied before a crash
             await rollups.apply_pending(db, item)
         await store.collection.update_one({"_id": record["_id"], "version": record["version"]},
-                                          {"$unset": {"rollup_pending": ""}, "$inc": {"version": 1}})
+                                          {"$unset": {"rollup_pending": "", "rollup_due": ""},
+                                           "$inc": {"version": 1}})
     for alert in record.get("integrity_alerts", []):  # kept apart too: rewriting the record cannot hide it
         await queries.integrity_alerts(db).update_one(
             {"_id": f"{record['_id']}:{alert['at'].isoformat()}"},

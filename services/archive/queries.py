@@ -17,7 +17,7 @@ from services.archive.search import query_terms
 from shared.scope import Scope
 
 DETAIL_HIDE = {"events": 0, "processed": 0, "outbox": 0, "version": 0, "due_sort": 0, "terms": 0, "contrib": 0,
-               "contrib_id": 0, "rollup_pending": 0}
+               "contrib_id": 0, "rollup_pending": 0, "rollup_due": 0}
 LIST_FIELDS = ("tracking_no", "group_id", "estate_id", "status", "category", "subcategory", "severity", "channel",
                "received_at", "next_due", "due_sort", "assignee", "complainant_masked", "round", "needs_review",
                "review_reason", "escalation_level", "paused", "phone_key", "terms", "callback")

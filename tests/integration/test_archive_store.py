@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ import pytest
 
 from deploy.demo_history import build
 from services.archive import queries, retention, rollups
+from services.archive.entrypoints import rollup_loop
 from services.archive.handlers import file_event
 from services.archive.verify import verify_case
 from shared.aggregate import AggregateStore
@@ -50,6 +52,48 @@ async def test_a_case_filed_twice_is_counted_once_and_verifies(archive):
     assert (await rollups.rollups(db).find_one({"_id": docs[0]["_id"]}))["received"] == 2  # once, not twice
     result = await verify_case(db, record["_id"])
     assert result["ok"] is True, result
+
+
+async def test_a_rollup_left_unsettled_by_a_crash_is_settled_by_the_sweep_reading_only_flagged_records(
+        archive, monkeypatch):
+    db, store = archive
+    first, second = envelopes(build("2026-08", 3)[0])[:1], envelopes(build("2026-09", 3)[0])[:1]
+    real = rollups.apply_pending
+
+    async def crash(*args):
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(rollups, "apply_pending", crash)
+    for case in (first, second):
+        with pytest.raises(RuntimeError):
+            await file_event(case[0], store=store)
+    monkeypatch.setattr(rollups, "apply_pending", real)
+    assert await rollups.rollups(db).count_documents({}) == 0
+    assert await store.collection.count_documents({"rollup_due": True}) == 2
+    # a record written by the version before the flag: pending, not flagged
+    await store.collection.update_one({"_id": second[0].complaint_id}, {"$unset": {"rollup_due": ""}})
+
+    asked: list[dict] = []
+    find = store.collection.find
+
+    def watched(flt, *args, **kwargs):
+        if "_id" not in flt:  # the sweep's reads (reads by key are the records')
+            asked.append(flt)
+        return find(flt, *args, **kwargs)
+
+    monkeypatch.setattr(store.collection, "find", watched)
+    sweep = asyncio.create_task(rollup_loop(store, 0.05)())
+    try:
+        for _ in range(200):
+            if len(asked) >= 3:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        sweep.cancel()
+    assert asked[0] == {"rollup_pending": {"$ne": None}} and asked[1:3] == [{"rollup_due": True}] * 2
+    assert sum(d.get("received", 0) for d in await rollups.rollups(db).find({}).to_list(None)) == 2
+    assert await store.collection.count_documents({"rollup_pending": {"$ne": None}}) == 0
+    assert await store.collection.count_documents({"rollup_due": True}) == 0
 
 
 async def test_retention_anonymises_closed_cases_and_they_still_verify(archive):
