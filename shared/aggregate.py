@@ -10,7 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts import Envelope
-from shared.outbox import OutboxRelay, outbox_entries
+from shared.outbox import DUE, OutboxRelay, outbox_entries
 from shared.settings import ServiceSettings
 
 PROCESSED_KEEP = 500  # a case sees tens of messages; the window only needs to outlast redeliveries
@@ -68,14 +68,15 @@ class AggregateStore:
                     ) -> dict[str, dict[str, Any]]:
         """Insert or update (at the version read); return the document's outbox after the write."""
         outbox = outbox_entries(self.settings, d.events)
-        pending = {**((doc or {}).get("outbox") or {}), **{k.split(".", 1)[1]: v for k, v in outbox.items()}}
+        entries = {k.split(".", 1)[1]: v for k, v in outbox.items() if k != DUE}
+        pending = {**((doc or {}).get("outbox") or {}), **entries}
         if doc is None:
-            new: dict[str, Any] = {"_id": doc_id, "version": 1, "processed": [message_id], "outbox": {}}
+            new: dict[str, Any] = {"_id": doc_id, "version": 1, "processed": [message_id], "outbox": entries}
+            if entries:
+                new[DUE] = True
             new.update(d.changes)
             for k, v in d.push.items():
                 new[k] = [v]
-            for dotted, entry in outbox.items():
-                new["outbox"][dotted.split(".", 1)[1]] = entry
             try:
                 await self.collection.insert_one(new)
             except DuplicateKeyError as exc:

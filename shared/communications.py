@@ -14,7 +14,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts import CommunicationRecorded, Envelope
-from shared.outbox import OutboxRelay, outbox_map
+from shared.outbox import OutboxRelay, outbox_doc
 from shared.settings import ServiceSettings
 
 
@@ -32,7 +32,7 @@ class CommunicationLog:
             complaint_id=payload.communication_id, payload=payload)
         doc = {"_id": doc_id, "group_id": group_id, "estate_id": estate_id, "recorded_at": datetime.now(UTC),
                **payload.model_dump(mode="python"), **(extra or {}),
-               "outbox": outbox_map(self.settings, [env])}
+               **outbox_doc(self.settings, [env])}
         try:
             await self.collection.insert_one(doc)
         except DuplicateKeyError:

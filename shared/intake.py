@@ -27,7 +27,7 @@ from shared.directory_feed import follow_directory
 from shared.keyring import KeyRing
 from shared.org import OrgDirectory, load_org
 from shared.originals import Original, OriginalsStore
-from shared.outbox import OutboxRelay, outbox_entries
+from shared.outbox import OutboxRelay, outbox_doc
 from shared.runtime import Runtime, create_runtime
 from shared.settings import ServiceSettings
 from shared.terms import Channel
@@ -191,7 +191,7 @@ class IntakeStore:
             "_id": complaint_id, "idem": idem or f"id:{complaint_id}", "tracking_no": tracking_no,
             "group_id": group_id, "estate_id": body.estate_id, "channel": sub.channel.value, "received_at": now,
             "receiver": sub.receiver, "raw": raw.decode("utf-8", errors="replace"),
-            "outbox": {k.split(".", 1)[1]: v for k, v in outbox_entries(self.settings, [event]).items()},
+            **outbox_doc(self.settings, [event]),
         }
 
     async def keep_rejected(self, raw: bytes, reason: str, channel: str) -> None:

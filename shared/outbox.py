@@ -5,6 +5,13 @@ The events a state change must publish are written in the same document update a
 a sweeper re-publishes whatever a crash or an outage left behind. Consumers dedupe, so a re-publish is harmless,
 but with several instances of a service only the holder of the collection's lease sweeps (shared.lease): an
 instance whose own publish failed pokes the holder rather than sweeping too.
+
+Every write that adds entries also sets `outbox_due: true` (`outbox_entries`, `outbox_doc`), and the sweeper asks
+for that flag: an equality FerretDB v1 pushes down to PostgreSQL, where `outbox: {$exists, $ne: {}}` made it
+read and decode every document of the collection per sweep (the archive's whole case records: a third of the
+database's time in the pipeline benchmark). The sweeper clears the flag of a document whose outbox it finds
+empty, on condition that it still is. A whole-collection sweep still runs at start and every
+`outbox_full_sweep_seconds`, for documents written before the flag or by a writer that does not set it.
 """
 
 from __future__ import annotations
@@ -27,8 +34,11 @@ from shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
-def outbox_entries(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dict[str, dict[str, Any]]:
-    """`$set` fields that put these envelopes in a document's outbox."""
+DUE = "outbox_due"
+
+
+def outbox_entries(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dict[str, Any]:
+    """`$set` fields that put these envelopes in a document's outbox (and flag it for the sweeper)."""
     now = datetime.now(UTC)
     fields = {}
     for seq, env in enumerate(envelopes):
@@ -40,12 +50,20 @@ def outbox_entries(settings: ServiceSettings, envelopes: list[Envelope[Any]]) ->
             "created_at": now,
             "seq": seq,
         }
+    if fields:
+        fields[DUE] = True
     return fields
 
 
 def outbox_map(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dict[str, dict[str, Any]]:
-    """The same entries as a document's `outbox` field (for a document inserted whole)."""
-    return {k.split(".", 1)[1]: v for k, v in outbox_entries(settings, envelopes).items()}
+    """The same entries as a document's `outbox` field."""
+    return {k.split(".", 1)[1]: v for k, v in outbox_entries(settings, envelopes).items() if k != DUE}
+
+
+def outbox_doc(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dict[str, Any]:
+    """The fields of a document inserted whole with these envelopes in its outbox: `outbox` and the flag."""
+    entries = outbox_map(settings, envelopes)
+    return {"outbox": entries, DUE: True} if entries else {"outbox": entries}
 
 
 class OutboxRelay:
@@ -90,14 +108,20 @@ class OutboxRelay:
         if self.lease is not None and not self.lease.held:
             await self.lease.poke()  # the sweeper runs on another instance: it looks at its next renewal
 
-    async def sweep_once(self) -> int:
-        """Publish entries older than the minimum age (younger ones are their writers' to publish)."""
+    async def sweep_once(self, whole: bool = False) -> int:
+        """Publish entries older than the minimum age (younger ones are their writers' to publish), of the
+        flagged documents, or with `whole` of every document with entries."""
         cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.outbox_min_age_seconds)
         sent = 0
-        async for doc in self.collection.find({"outbox": {"$exists": True, "$ne": {}}}, {"outbox": 1}):
-            due = {k: v for k, v in (doc.get("outbox") or {}).items() if v["created_at"] <= cutoff}
+        flt = {"outbox": {"$exists": True, "$ne": {}}} if whole else {DUE: True}
+        async for doc in self.collection.find(flt, {"outbox": 1}):
+            outbox = doc.get("outbox") or {}
+            due = {k: v for k, v in outbox.items() if v["created_at"] <= cutoff}
             if due:
                 sent += await self.flush(doc["_id"], due)
+            if len(due) == len(outbox) and not whole:  # nothing left: unflagged unless an entry came meanwhile
+                await self.collection.update_one({"_id": doc["_id"], DUE: True, "outbox": {}},
+                                                 {"$unset": {DUE: ""}})
         return sent
 
     async def run(self) -> None:
@@ -110,12 +134,16 @@ class OutboxRelay:
         warm_for = self.settings.outbox_min_age_seconds + 2 * self.settings.outbox_sweep_seconds
         warm_until = loop.time() + warm_for
         busy = True
+        whole_at = loop.time()  # a whole sweep at once, then now and then
         while True:
             if self._wake.is_set():
                 warm_until = max(warm_until, loop.time() + warm_for)
             self._wake.clear()
             try:
-                n = await self.sweep_once()
+                whole = loop.time() >= whole_at
+                n = await self.sweep_once(whole)
+                if whole:
+                    whole_at = loop.time() + self.settings.outbox_full_sweep_seconds
                 if n:
                     log.info("outbox sweeper re-published %d message(s) from %s", n, self.collection.name)
                 # entries still young are their writers' to publish (a failure wakes us): under load there

@@ -37,6 +37,9 @@ class ReliabilitySettings(_Base):
     outbox_idle_sweep_seconds: float = Field(
         30.0, gt=0, description="How often the sweeper looks when nothing has failed: the longest an entry left by "
                                 "a crashed instance of the same service waits (its own restart sweeps at once).")
+    outbox_full_sweep_seconds: float = Field(
+        3600.0, gt=0, description="How often the sweeper also reads every document, not only those flagged "
+                                  "outbox_due (documents written before the flag existed).")
     outbox_min_age_seconds: float = Field(3.0, ge=0, description="Age before the sweeper takes over an unsent entry.")
     lease_seconds: float = Field(
         15.0, gt=6, description="Lease of a job one instance at a time runs (timer and outbox sweeps, pollers): how "

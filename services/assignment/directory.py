@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared import workcal
 from shared.contracts import DirectoryChanged, Envelope
 from shared.org import Estate, Group, OrgDirectory, Routing, Shift, SlaPolicy, Staff
-from shared.outbox import OutboxRelay, outbox_map
+from shared.outbox import OutboxRelay, outbox_doc
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class DirectoryStore:
                 payload=DirectoryChanged(entity=entity, data=data[i:i + CHUNK], source=source))
             doc = {"_id": str(env.event_id), "at": datetime.now(UTC), "group_id": group_id, "entity": entity,
                    "count": len(data[i:i + CHUNK]), "source": source,
-                   "outbox": outbox_map(self.settings, [env])}
+                   **outbox_doc(self.settings, [env])}
             await self.db["dir_changes"].insert_one(doc)
             await self.relay.try_flush(doc["_id"], doc["outbox"])
             n += 1

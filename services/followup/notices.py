@@ -21,7 +21,7 @@ from services.followup.notify import MAX_ATTEMPTS, Notice, Sender, SendFailed, b
 from shared.contracts import Envelope, NoticeFailed, NoticeSent
 from shared.masking import mask_phone
 from shared.org import OrgDirectory
-from shared.outbox import OutboxRelay, outbox_map
+from shared.outbox import OutboxRelay, outbox_doc
 from shared.settings import ServiceSettings
 from shared.terms import zh
 
@@ -90,9 +90,8 @@ class NoticeDesk:
             reason = f"未配置{'短信网关' if channel == 'sms' else '邮件服务器'} no {channel} sender configured"
         if reason:
             doc.update(status="failed", last_error=reason, next_try_at=None)
-            doc["outbox"] = self._outbox(doc, NoticeFailed(notice_id=notice_id, point=doc["point"], channel=channel,
-                                                           to_masked=_mask(channel, to), reason=reason,
-                                                           attempts=0))
+            doc.update(self._outbox(doc, NoticeFailed(notice_id=notice_id, point=doc["point"], channel=channel,
+                                                      to_masked=_mask(channel, to), reason=reason, attempts=0)))
         try:
             await self.collection.insert_one(doc)
         except DuplicateKeyError:
@@ -102,6 +101,7 @@ class NoticeDesk:
         return 1
 
     def _outbox(self, doc: dict[str, Any], payload: Any) -> dict[str, Any]:
+        """The notice document's outbox fields holding this event (shared.outbox.outbox_doc)."""
         cid = doc["complaint_id"]
         try:
             correlation = uuid.UUID(cid)
@@ -110,7 +110,7 @@ class NoticeDesk:
         env = Envelope[type(payload)](  # type: ignore[misc]
             type=type(payload).__name__, correlation_id=correlation, group_id=doc["group_id"],
             estate_id=doc["estate_id"], complaint_id=cid, payload=payload)
-        return outbox_map(self.settings, [env])
+        return outbox_doc(self.settings, [env])
 
     async def send_due(self, now: datetime | None = None, batch: int = 50) -> int:
         """Send every pending notice whose time has come; returns how many were tried."""
@@ -140,15 +140,15 @@ class NoticeDesk:
                 log.info("notice %s failed (%s), retry %d later", doc["_id"], exc.reason, attempts)
             else:
                 update.update(status="failed", last_error=exc.reason, next_try_at=None,
-                              outbox=self._outbox(doc, NoticeFailed(notice_id=doc["_id"], point=doc["point"],
-                                                                    channel=doc["channel"], to_masked=masked,
-                                                                    reason=exc.reason, attempts=attempts)))
+                              **self._outbox(doc, NoticeFailed(notice_id=doc["_id"], point=doc["point"],
+                                                               channel=doc["channel"], to_masked=masked,
+                                                               reason=exc.reason, attempts=attempts)))
         else:
             update.update(status="sent", sent_at=datetime.now(UTC), provider_id=provider_id, next_try_at=None,
-                          outbox=self._outbox(doc, NoticeSent(notice_id=doc["_id"], point=doc["point"],
-                                                              channel=doc["channel"], to_masked=masked,
-                                                              text=doc["text"], attempts=attempts,
-                                                              provider_id=provider_id or "")))
+                          **self._outbox(doc, NoticeSent(notice_id=doc["_id"], point=doc["point"],
+                                                         channel=doc["channel"], to_masked=masked,
+                                                         text=doc["text"], attempts=attempts,
+                                                         provider_id=provider_id or "")))
         result = await self.collection.update_one({"_id": doc["_id"], "attempts": doc["attempts"]}, {"$set": update})
         if result.matched_count and update.get("outbox"):
             await self.relay.try_flush(doc["_id"], update["outbox"])

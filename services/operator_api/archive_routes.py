@@ -16,7 +16,7 @@ from services.operator_api.entrypoints import FIRST_DAY, LAST_DAY, jsonable, req
 from shared.communications import CommunicationLog
 from shared.contracts import BadMessage, CommunicationRecorded, Envelope, HistoryImported, parse_obj
 from shared.org import OrgDirectory
-from shared.outbox import OutboxRelay, outbox_map
+from shared.outbox import OutboxRelay, outbox_doc
 from shared.scope import Scope
 
 COUNTERPART = Literal["owner", "tenant", "owners_committee", "developer", "government", "residents_committee",
@@ -191,7 +191,7 @@ def build_archive_router(*, org: OrgDirectory, settings: OperatorApiSettings, ar
                 payload=HistoryImported(source=body.source, events=[e.model_dump(mode="json") for e in parsed])))
         for env in envelopes:
             doc = {"_id": str(env.event_id), "at": datetime.now(UTC), "complaint_id": env.complaint_id,
-                   "outbox": outbox_map(settings, [env])}
+                   **outbox_doc(settings, [env])}
             await imports["imports"].insert_one(doc)
             await import_relay.try_flush(doc["_id"], doc["outbox"])
         return {"cases": len(envelopes), "status": "accepted"}

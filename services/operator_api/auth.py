@@ -29,7 +29,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.contracts import ApiKeyChanged, Envelope
 from shared.keyring import digest
 from shared.org import ROOT, OrgDirectory
-from shared.outbox import OutboxRelay, outbox_entries, outbox_map
+from shared.outbox import OutboxRelay, outbox_doc, outbox_entries
 from shared.ratelimit import SharedRateLimiter
 from shared.scope import Scope
 from shared.settings import ServiceSettings
@@ -201,7 +201,7 @@ class AuthStore:
         doc = {"_id": digest(key), "key_id": "k-" + secrets.token_hex(4), "name": name, "group_id": by.group_id,
                "estate_ids": estate_ids, "uses": uses, "created_by": by.id, "created_at": now, "revoked_at": None,
                "prefix": key[:8]}
-        doc["outbox"] = outbox_map(self.settings, [self._key_changed(doc, now, revoked=False)])
+        doc.update(outbox_doc(self.settings, [self._key_changed(doc, now, revoked=False)]))
         await self.db["api_keys"].insert_one(doc)
         await self.key_relay.try_flush(doc["_id"], doc["outbox"])
         return key, doc

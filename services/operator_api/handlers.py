@@ -18,7 +18,7 @@ from services.operator_api.config import OperatorApiSettings
 from shared.contracts import Envelope, Payload
 from shared.intake import IntakeStore
 from shared.originals import content_disposition
-from shared.outbox import OutboxRelay, outbox_map
+from shared.outbox import OutboxRelay, outbox_doc
 from shared.runtime import internal_client
 from shared.scope import Scope
 from shared.settings import ServiceSettings
@@ -34,7 +34,7 @@ async def send_command(*, db: AsyncDatabase, relay: OutboxRelay, settings: Servi
     )
     doc = {"_id": str(command.event_id), "complaint_id": case["complaint_id"], "type": command.type,
            "at": datetime.now(UTC), "payload": payload.model_dump(mode="json"),
-           "outbox": outbox_map(settings, [command])}
+           **outbox_doc(settings, [command])}
     await db["commands"].insert_one(doc)
     await relay.try_flush(doc["_id"], doc["outbox"])
     return command

@@ -13,7 +13,7 @@ from shared.contracts import ComplaintClosed, Envelope
 from shared.lease import Lease, run_leased
 from shared.messaging import build_broker, ensure_topics
 from shared.mongo import make_client
-from shared.outbox import OutboxRelay, outbox_entries
+from shared.outbox import OutboxRelay, outbox_doc
 from shared.settings import ServiceSettings
 from tests.helpers import read_topic
 
@@ -107,10 +107,10 @@ async def test_with_two_instances_a_leftover_outbox_entry_is_published_once(env,
     for cid in cids:  # left by a crash: both instances start and sweep
         env_ = Envelope[ComplaintClosed](type="ComplaintClosed", correlation_id=uuid.uuid4(), group_id="g",
                                          estate_id="e", complaint_id=cid, payload=ComplaintClosed(outcome="satisfied"))
-        entries = outbox_entries(settings, [env_])
-        for entry in entries.values():
+        fields = outbox_doc(settings, [env_])
+        for entry in fields["outbox"].values():
             entry["created_at"] = datetime.now(UTC) - timedelta(minutes=1)
-        await colls[0].insert_one({"_id": cid, "outbox": {k.split(".", 1)[1]: v for k, v in entries.items()}})
+        await colls[0].insert_one({"_id": cid, **fields})
     for r in relays:
         r.start()
     try:

@@ -13,7 +13,7 @@ from shared.aggregate import AggregateStore, Decision
 from shared.contracts import ComplaintClosed, Envelope
 from shared.messaging import build_broker, ensure_topics, publish, renew_producer
 from shared.mongo import make_client
-from shared.outbox import OutboxRelay, outbox_entries
+from shared.outbox import DUE, OutboxRelay, outbox_doc, outbox_map
 from shared.settings import ServiceSettings
 from tests.helpers import read_topic
 
@@ -68,18 +68,40 @@ async def test_events_left_in_the_outbox_by_a_crash_are_published_by_the_sweeper
     settings, coll, relay = platform
     cid = str(uuid.uuid4())
     event = closed_event(cid)
-    entries = outbox_entries(settings, [event])
-    for entry in entries.values():
+    fields = outbox_doc(settings, [event])  # as a writer leaves it: entries and the sweeper's flag
+    for entry in fields["outbox"].values():
         entry["created_at"] = datetime.now(UTC) - timedelta(minutes=1)
-    await coll.insert_one({"_id": cid, "version": 1, "outbox": {k.split(".", 1)[1]: v for k, v in entries.items()}})
+    await coll.insert_one({"_id": cid, "version": 1, **fields})
+    # one left by a version before the flag: only the whole sweep (at start, then hourly) reads it
+    legacy, legacy_event = str(uuid.uuid4()), closed_event(str(uuid.uuid4()))
+    old = outbox_map(settings, [legacy_event])
+    for entry in old.values():
+        entry["created_at"] = datetime.now(UTC) - timedelta(minutes=1)
+    await coll.insert_one({"_id": legacy, "version": 1, "outbox": old})
 
-    assert await relay.sweep_once() == 1
+    assert await relay.sweep_once() == 1  # the flagged one
 
     records = [r for r in await read_topic(settings.kafka_bootstrap, settings.topic("complaint.followup"))
                if r.key == cid.encode()]
     assert len(records) == 1 and str(event.event_id).encode() in records[0].value
-    assert (await coll.find_one({"_id": cid}))["outbox"] == {}
+    stored = await coll.find_one({"_id": cid})
+    assert stored["outbox"] == {} and DUE not in stored  # published, and no longer read by the sweeps
     assert await relay.sweep_once() == 0
+    assert (await coll.find_one({"_id": legacy}))["outbox"] != {}
+    assert await relay.sweep_once(whole=True) == 1
+    assert (await coll.find_one({"_id": legacy}))["outbox"] == {}
+
+
+async def test_the_sweeper_leaves_the_flag_of_a_document_whose_entry_is_still_young(platform):
+    settings, coll, relay = platform
+    relay.settings = settings.model_copy(update={"outbox_min_age_seconds": 60})
+    cid = str(uuid.uuid4())
+    await coll.insert_one({"_id": cid, "version": 1, **outbox_doc(settings, [closed_event(cid)])})
+    assert await relay.sweep_once() == 0  # young: its writer's to publish
+    assert (await coll.find_one({"_id": cid}))[DUE] is True
+    await relay.flush(cid)  # the writer publishes it
+    assert await relay.sweep_once() == 0
+    assert DUE not in await coll.find_one({"_id": cid})
 
 
 async def test_the_sweeper_looks_at_once_on_start_then_idles_until_a_publish_fails(platform):
@@ -88,10 +110,10 @@ async def test_the_sweeper_looks_at_once_on_start_then_idles_until_a_publish_fai
 
     async def leftover() -> str:
         cid = str(uuid.uuid4())
-        entries = outbox_entries(settings, [closed_event(cid)])
-        for entry in entries.values():
+        fields = outbox_doc(settings, [closed_event(cid)])
+        for entry in fields["outbox"].values():
             entry["created_at"] = datetime.now(UTC) - timedelta(minutes=1)
-        await coll.insert_one({"_id": cid, "outbox": {k.split(".", 1)[1]: v for k, v in entries.items()}})
+        await coll.insert_one({"_id": cid, **fields})
         return cid
 
     async def published(cid: str, within: float) -> bool:
