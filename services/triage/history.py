@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -17,9 +18,15 @@ from services.triage.linking import History, Link, Seen
 REPEAT_DAYS = 30
 INCIDENT_MINUTES = 48 * 60
 RECENT_LIMIT = 500  # an estate's latest complaints (incidents happen within hours); households are looked up apart
-READ_BATCH = 64  # journal keys asked for in one read
+READ_BATCH = 16  # journal keys asked for in one read (each an index probe: most reads find one or two new)
 GAP_SECONDS = 30.0  # a number taken by a writer that never wrote its entry (it crashed) is given up after this
 CACHED_ESTATES = 2_000  # estates whose incident window this process keeps (least recently used go first)
+HOUSEHOLD_KEPT = 20  # a household's latest complaints kept for its repeats
+
+
+def household_key(group_id: str, estate_id: str, name: str, value: str) -> str:
+    """A unit's or phone's key: hashed, so the key holds no phone number or address in the clear."""
+    return f"{group_id}|{estate_id}|" + hashlib.sha256(f"{name}:{value}".encode()).hexdigest()[:24]
 
 
 def minute(at: datetime) -> int:
@@ -47,17 +54,32 @@ class RecentComplaints:
     `group|estate|n`). The incident window is kept in the process and brought up to date by reading only the
     journal entries numbered after the last read, by key: FerretDB v1 serves `_id` lookups from its index but
     decodes every other matching row, so reading an estate's whole day per complaint cost the square of its
-    daily volume. Another instance's complaints arrive through the journal like this one's own."""
+    daily volume. Another instance's complaints arrive through the journal like this one's own. A household's
+    latest complaints (by unit, by phone) are kept together too (`<collection>_households`, hashed keys), for
+    its repeats over the month: read by key, where asking the complaints for the unit was a scan of them all."""
 
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
         self.journal = collection.database[f"{collection.name}_journal"]
+        self.households = collection.database[f"{collection.name}_households"]
         self._windows: OrderedDict[tuple[str, str], _Window] = OrderedDict()
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("group_id", 1), ("estate_id", 1), ("day", 1), ("at", 1)])
-        await self.collection.create_index([("group_id", 1), ("estate_id", 1), ("unit", 1)])
-        await self.collection.create_index([("group_id", 1), ("estate_id", 1), ("phone", 1)])
+        if await self.households.find_one({}, {"_id": 1}) is None and \
+                await self.collection.find_one({}, {"_id": 1}) is not None:
+            # first start of this version: the households are built from the month the memory holds
+            since = datetime.now(UTC) - timedelta(days=REPEAT_DAYS)
+            async for doc in self.collection.find({}).sort("at", 1):
+                if doc["at"] >= since:
+                    await self._remember_household(doc)
+
+    async def _remember_household(self, doc: dict) -> None:
+        for name in ("unit", "phone"):
+            if doc.get(name):
+                await self.households.update_one(
+                    {"_id": household_key(doc["group_id"], doc["estate_id"], name, doc[name])},
+                    {"$push": {"items": {"$each": [doc], "$slice": -HOUSEHOLD_KEPT}}}, upsert=True)
 
     async def load(self, group_id: str, estate_id: str, now: datetime, *, unit: str | None = None,
                    phone: str | None = None) -> History:
@@ -65,17 +87,17 @@ class RecentComplaints:
         30 days from the same unit or phone (a household's repeat may be older). Bounded whatever the volume,
         and every read is by key or an equality on indexed fields."""
         since = now - timedelta(days=REPEAT_DAYS)
-        estate = {"group_id": group_id, "estate_id": estate_id}
         first_day = day(now - timedelta(minutes=INCIDENT_MINUTES))
         found = {i: doc for i, doc in (await self._window(group_id, estate_id, first_day)).items()
                  if first_day <= doc["day"] <= day(now)}
         if len(found) > RECENT_LIMIT:
             keep = sorted(found.values(), key=lambda doc: doc["at"], reverse=True)[:RECENT_LIMIT]
             found = {doc["_id"]: doc for doc in keep}
-        for name, value in (("unit", unit), ("phone", phone)):
-            if value:
-                for doc in await self.collection.find({**estate, name: value}).sort("at", -1) \
-                        .limit(RECENT_LIMIT).to_list(None):
+        keys = [household_key(group_id, estate_id, name, value) for name, value in (("unit", unit), ("phone", phone))
+                if value]
+        if keys:
+            for entry in await self.households.find({"_id": {"$in": keys}}).to_list(None):
+                for doc in entry.get("items", []):
                     if doc["at"] >= since:
                         found.setdefault(doc["_id"], doc)
         docs = found.values()
@@ -177,5 +199,6 @@ class RecentComplaints:
             doc = kept
         with contextlib.suppress(DuplicateKeyError):  # another instance repaired it first
             await self.journal.insert_one({"_id": f"{prefix}|{doc['seq']}", "doc": doc})
+        await self._remember_household(doc)  # (again after a stop in between: read once, by id)
         if link is not None:  # one write on the chain's first report, not one per report (a busy incident)
             await self.collection.update_one({"_id": link.root}, {"$max": {"reports": link.reports}})

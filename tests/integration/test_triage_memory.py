@@ -26,6 +26,7 @@ async def recent(infra, prefix, cleanup):
     yield store
     await c.drop()
     await store.journal.drop()
+    await store.households.drop()
     await client.close()
 
 
@@ -72,6 +73,15 @@ async def test_memory_holds_the_incident_window_and_a_households_month(recent):
     await recent.save("g-hengan", seen("too-old", "5栋1单元301", "13900000001", "楼上装修噪音太大"), None,
                       now - timedelta(days=40))
     history = await recent.load("g-hengan", "e-lakeside", now, unit="5栋1单元301", phone="13900000001")
+    assert {i.id for i in history.items} == {"old-household", "today-neighbour"}
+    keys = [d["_id"] for d in await recent.households.find({}, {"_id": 1}).to_list(None)]
+    assert keys and not any("1390000" in k or "5栋" in k for k in keys)  # no phone or address in a key
+
+    # the version before kept no households: its first start builds them from the month the memory holds
+    await recent.households.drop()
+    restarted = RecentComplaints(recent.collection)
+    await restarted.ensure_indexes()
+    history = await restarted.load("g-hengan", "e-lakeside", now, unit="5栋1单元301")
     assert {i.id for i in history.items} == {"old-household", "today-neighbour"}
 
 
