@@ -8,6 +8,7 @@ from services.assignment.config import AssignmentSettings
 from services.assignment.directory import DirectoryStore
 from services.assignment.entrypoints import build_directory_router, register, timer_loop
 from services.assignment.loads import CaseStore, LoadBook
+from services.assignment.timer_book import TimerBook
 from shared.directory_feed import follow_directory
 from shared.org import load_org
 from shared.runtime import create_app, create_runtime
@@ -21,7 +22,7 @@ def build_app(settings: AssignmentSettings | None = None) -> FastAPI:
     org = load_org(settings.org_seed_path)
     cases = rt.db["cases"]
     book = LoadBook(rt.db)
-    store = CaseStore(cases, rt.relay("cases"), settings, book)
+    store = CaseStore(cases, rt.relay("cases"), settings, book, TimerBook(rt.db["timer_slots"]))
     directory = DirectoryStore(rt.db, rt.relay("dir_changes"), settings, org)
 
     async def indexes() -> None:

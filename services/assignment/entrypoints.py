@@ -81,11 +81,12 @@ def register(rt: Runtime, store: AggregateStore, org: OrgDirectory) -> None:
     subscribe(rt.broker, rt.settings, rt.name, "command.assignment", on_command)
 
 
-def timer_loop(store: AggregateStore, org: OrgDirectory, every: float, full_every: float = 300.0):
+def timer_loop(store: AggregateStore, org: OrgDirectory, every: float, full_every: float = 3600.0):
     """Sweep the stored timers; a restart simply sweeps again, so a due timer is never missed.
 
-    Each tick reads the minutes since the last tick (usually one); first thing and every `full_every` seconds
-    the sweep reads every case instead."""
+    Each tick reads the minutes since the last tick (usually one), by key from the timer book; first thing and
+    every `full_every` seconds the sweep reads every case instead (a safety net: on FerretDB v1 it decodes every
+    case the service holds)."""
     async def run() -> None:
         loop = asyncio.get_running_loop()
         next_full = loop.time()

@@ -20,6 +20,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.assignment.timer_book import TimerBook
 from shared.aggregate import AggregateStore, Decide, Decision
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
@@ -64,12 +65,14 @@ class LoadBook:
 
 
 class CaseStore(AggregateStore):
-    """The assignment service's case store: every applied change that moves a case's holder updates `loads`."""
+    """The assignment service's case store: every applied change that moves a case's holder updates its
+    estate's `open_loads`, and one that sets a timer's minute adds the case to that minute's `timer_slots`."""
 
     def __init__(self, collection: AsyncCollection, relay: OutboxRelay, settings: ServiceSettings,
-                 book: LoadBook) -> None:
+                 book: LoadBook, timers: TimerBook | None = None) -> None:
         super().__init__(collection, relay, settings)
         self.book = book
+        self.timers = timers
 
     async def apply(self, doc_id: str, message_id: str, decide: Decide, attempts: int = 20) -> bool:
         seen: dict[str, Any] = {}
@@ -85,6 +88,10 @@ class CaseStore(AggregateStore):
             after = {**(before or {}), **seen["decision"].changes}
             if holder(before) != holder(after):
                 await self.book.sync(doc_id, after)
+            if self.timers is not None:
+                await self.timers.sync(doc_id, before, after)
         elif (case := await self.get(doc_id)) is not None:  # a redelivery: the first try may have died before
             await self.book.sync(doc_id, case)
+            if self.timers is not None:
+                await self.timers.sync(doc_id, None, case)
         return applied

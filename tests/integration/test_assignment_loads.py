@@ -1,13 +1,16 @@
-"""Open cases per handler from the `open_loads` book (one document per estate, read by key), kept with the case
-writes, on the real MongoDB-wire server."""
+"""The assignment store's books kept with the case writes, on the real MongoDB-wire server: open cases per handler
+(`open_loads`, one document per estate, read by key) and the cases with a timer in each minute (`timer_slots`)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.assignment import handlers
 from services.assignment.loads import CaseStore, LoadBook, entry
+from services.assignment.timer_book import TimerBook, slot_key
 from shared.aggregate import Decision
 from shared.messaging import build_broker
 from shared.mongo import make_client
@@ -22,7 +25,8 @@ async def book(infra, prefix, cleanup):
     db = client[f"{prefix}_loads{uuid.uuid4().hex[:4]}"]
     book = LoadBook(db)
     await book.ensure()
-    store = CaseStore(db["cases"], OutboxRelay(db["cases"], build_broker(settings, "t"), settings), settings, book)
+    store = CaseStore(db["cases"], OutboxRelay(db["cases"], build_broker(settings, "t"), settings), settings, book,
+                      TimerBook(db["timer_slots"]))
     yield db, book, store
     await client.drop_database(db.name)
     await client.close()
@@ -71,3 +75,41 @@ async def test_case_ids_a_field_path_cannot_hold_are_counted_apart(book):
     await store.apply("a.b", "m-done", lambda d: Decision(changes={"status": "resolved"}))
     assert await loads.counts("e-1") == {"h1": len(odd) - 1}
     assert len({entry(c) for c in odd}) == len(odd)
+
+
+async def test_the_timer_sweep_reads_the_minutes_cases_by_key_and_fires_only_what_is_due(book, monkeypatch):
+    db, _, store = book
+    now = datetime.now(UTC)
+    slot = handlers.timer_slot(now)
+
+    def timed(at: datetime) -> Decision:
+        return Decision(changes={"estate_id": "e-1", "status": "assigned", "next_timer_at": at,
+                                 "timer_slot": handlers.timer_slot(max(at, now))})
+
+    await store.apply("due", "m1", lambda d: timed(now - timedelta(seconds=5)))
+    await store.apply("later", "m2", lambda d: timed(now + timedelta(minutes=30)))
+    await store.apply("moved", "m3", lambda d: timed(now - timedelta(seconds=1)))
+    await store.apply("moved", "m4", lambda d: timed(now + timedelta(hours=2)))  # its timer was put off
+    assert set((await db["timer_slots"].find_one({"_id": slot_key(slot)}))["cases"]) == {"due", "moved"}
+
+    # a redelivery after a crash before the book's write puts it right
+    await db["timer_slots"].update_one({"_id": slot_key(slot)}, {"$pull": {"cases": "due"}})
+    assert await store.apply("due", "m1", lambda d: timed(now - timedelta(seconds=5))) is False
+    assert "due" in (await db["timer_slots"].find_one({"_id": slot_key(slot)}))["cases"]
+
+    asked: list[dict] = []
+    find = store.collection.find
+
+    def watched(flt, *args, **kwargs):
+        asked.append(flt)
+        return find(flt, *args, **kwargs)
+
+    monkeypatch.setattr(store.collection, "find", watched)
+    fired: list[str] = []
+    monkeypatch.setattr(handlers, "fire", lambda d, org, at: fired.append(d["_id"]) or Decision(
+        changes={"next_timer_at": None, "timer_slot": None}))
+    await db["timer_slots"].insert_one({"_id": slot_key(slot - 200), "slot": slot - 200, "cases": ["long-gone"]})
+    assert await handlers.fire_due_timers(store, None, now, slots=range(slot - 1, slot + 1)) == 1
+    assert fired == ["due"]
+    assert all("_id" in flt for flt in asked), asked  # by key: no scan of the cases
+    assert await db["timer_slots"].find_one({"_id": slot_key(slot - 200)}) is None  # minutes long past go
