@@ -8,7 +8,6 @@ again after a crash changes nothing the second time.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -218,20 +217,28 @@ def take_from_queue(doc: dict[str, Any] | None, org: OrgDirectory, load: dict[st
     return Decision(changes=_assignment_fields(assigned, at), events=[_own_event(doc, assigned)])
 
 
-async def dispatch_waiting(store: AggregateStore, org: OrgDirectory, estate_id: str, limit: int = 20) -> int:
-    """Give waiting cases (oldest first) to handlers who have room now; returns how many were assigned."""
+async def dispatch_waiting(store: CaseStore, org: OrgDirectory, estate_id: str, limit: int = 20) -> int:
+    """Give waiting cases (oldest first, from the estate's book: no scan of the cases) to handlers who have room
+    now; returns how many were assigned."""
     done = 0
-    waiting = await store.collection.find(
-        {"estate_id": estate_id, "status": "waiting"}, {"_id": 1}).sort("queued_at", 1).limit(limit).to_list(None)
-    for row in waiting:
+    for case_id in await store.book.waiting(estate_id, limit):
         load = await open_load(store, estate_id)
         at = now_utc()
-        decide = functools.partial(take_from_queue, org=org, load=load, at=at)
-        await store.apply(row["_id"], f"dispatch:{row['_id']}:{at.isoformat()}", decide)
-        after = await store.get(row["_id"])
+        taken: list[Decision] = []
+
+        def decide(doc: dict[str, Any] | None, load: dict[str, int] = load, at: datetime = at,
+                   taken: list[Decision] = taken) -> Decision:
+            taken[:] = [take_from_queue(doc, org, load, at)]
+            return taken[0]
+
+        await store.apply(case_id, f"dispatch:{case_id}:{at.isoformat()}", decide)
+        after = await store.get(case_id)
         if (after or {}).get("status") == "waiting":
             break  # nobody has room: older cases keep their place
-        done += 1
+        if taken and taken[0].changes:
+            done += 1
+        else:  # the book listed a case no longer waiting: its entry goes
+            await store.book.sync(case_id, after or {"estate_id": estate_id})
     return done
 
 
@@ -526,6 +533,8 @@ async def fire_due_timers(store: AggregateStore, org: OrgDirectory, now: datetim
                     else [{"next_timer_at": {"$lte": now}}]):
             due += await store.collection.find(flt, {"_id": 1, "next_timer_at": 1}) \
                 .sort("next_timer_at", 1).limit(batch).to_list(None)
+        if slots is None and timers is not None:
+            await timers.forget_all_before(timer_slot(now))
     fired = 0
     for row in due:
         stamp = row["next_timer_at"].replace(tzinfo=UTC).isoformat()

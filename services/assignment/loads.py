@@ -39,34 +39,62 @@ def entry(case_id: str) -> str:
     return "c" + case_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
 
 
+def queued(case: dict[str, Any] | None) -> Any:
+    """When a case joined its estate's queue of cases waiting for someone with room, or None."""
+    if not case or case.get("status") != "waiting":
+        return None
+    return case.get("queued_at") or case.get("updated_at") or ""
+
+
 class LoadBook:
+    """Per estate, one document: `open` (case -> handler) and `waiting` (case -> when it was queued)."""
+
     def __init__(self, db: AsyncDatabase) -> None:
         self.loads: AsyncCollection = db["open_loads"]
         self.cases: AsyncCollection = db["cases"]
 
     async def ensure(self) -> None:
-        if await self.loads.find_one({}, {"_id": 1}) is None and \
-                await self.cases.find_one({"status": "assigned"}, {"_id": 1}) is not None:
-            async for case in self.cases.find({"status": "assigned"}, {"estate_id": 1, "status": 1, "assignee": 1}):
-                await self.sync(case["_id"], case)
+        if await self.loads.find_one({}, {"_id": 1}) is not None:
+            return
+        for status in ("assigned", "waiting"):
+            if await self.cases.find_one({"status": status}, {"_id": 1}) is not None:
+                async for case in self.cases.find({"status": status},
+                                                  {"estate_id": 1, "status": 1, "assignee": 1, "queued_at": 1}):
+                    await self.sync(case["_id"], case)
 
     async def sync(self, case_id: str, case: dict[str, Any]) -> None:
-        estate, staff = case.get("estate_id"), holder(case)
+        estate, staff, since = case.get("estate_id"), holder(case), queued(case)
         if not estate:
             return
+        key = entry(case_id)
+        put: dict[str, Any] = {}
+        drop: dict[str, str] = {}
         if staff is None:
-            await self.loads.update_one({"_id": estate}, {"$unset": {f"open.{entry(case_id)}": ""}})
+            drop[f"open.{key}"] = ""
         else:
-            await self.loads.update_one({"_id": estate}, {"$set": {f"open.{entry(case_id)}": staff}}, upsert=True)
+            put[f"open.{key}"] = staff
+        if since is None:
+            drop[f"waiting.{key}"] = ""
+        else:
+            put[f"waiting.{key}"] = {"id": case_id, "at": since}
+        await self.loads.update_one({"_id": estate}, {**({"$set": put} if put else {}),
+                                                      **({"$unset": drop} if drop else {})}, upsert=bool(put))
 
     async def counts(self, estate_id: str) -> dict[str, int]:
         doc = await self.loads.find_one({"_id": estate_id})
         return dict(Counter((doc or {}).get("open", {}).values()))
 
+    async def waiting(self, estate_id: str, limit: int) -> list[str]:
+        """The estate's waiting cases, oldest first (none: no read of the cases at all)."""
+        doc = await self.loads.find_one({"_id": estate_id}, {"waiting": 1})
+        rows = sorted((doc or {}).get("waiting", {}).values(), key=lambda w: (str(w["at"]), w["id"]))
+        return [w["id"] for w in rows[:limit]]
+
 
 class CaseStore(AggregateStore):
-    """The assignment service's case store: every applied change that moves a case's holder updates its
-    estate's `open_loads`, and one that sets a timer's minute adds the case to that minute's `timer_slots`."""
+    """The assignment service's case store: every applied change that moves a case's holder, or puts it in or
+    takes it out of the queue, updates its estate's `open_loads`, and one that sets a timer's minute adds the
+    case to that minute's `timer_slots`."""
 
     def __init__(self, collection: AsyncCollection, relay: OutboxRelay, settings: ServiceSettings,
                  book: LoadBook, timers: TimerBook | None = None) -> None:
@@ -86,7 +114,7 @@ class CaseStore(AggregateStore):
         if applied:
             before = seen["before"]
             after = {**(before or {}), **seen["decision"].changes}
-            if holder(before) != holder(after):
+            if holder(before) != holder(after) or queued(before) != queued(after):
                 await self.book.sync(doc_id, after)
             if self.timers is not None:
                 await self.timers.sync(doc_id, before, after)

@@ -6,7 +6,8 @@ cannot serve: every tick was a scan of every case the service has ever held (823
 benchmark run, growing with the archive). A slot document `{_id: "s<minute>", cases: [ids]}` is read by key
 instead. An entry is added when a case's slot is set (and again on a redelivery); it is never removed: the
 sweep reads the case and fires only a timer that is due, so an entry whose case has moved on costs one read.
-Slot documents of minutes long past are deleted by the sweep.
+Slot documents of minutes an hour past are deleted by key as the sweep moves on (any left by a restart, by
+the hourly whole sweep).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def slot_key(slot: int) -> str:
 class TimerBook:
     def __init__(self, collection: AsyncCollection) -> None:
         self.slots = collection
+        self._forgotten: int | None = None  # minutes before this one are forgotten
 
     async def add(self, case_id: str, slot: int) -> None:
         await self.slots.update_one({"_id": slot_key(slot)},
@@ -38,7 +40,15 @@ class TimerBook:
         return sorted({cid for doc in docs for cid in doc.get("cases", [])})
 
     async def forget_before(self, slot: int, keep: int = 60) -> None:
-        """Slot documents older than `keep` minutes before `slot` go (their timers fired or moved on; the whole
-        sweep, at start and then hourly, finds any case left behind). The collection holds about `keep`
-        documents, so this filter, which FerretDB does not push down, reads few."""
+        """Slot documents of the minutes from the last one forgotten up to `keep` minutes before `slot` go, by
+        key (their timers fired or moved on; the whole sweep, at start and then hourly, finds any case left
+        behind). The collection also holds every minute ahead that has a timer, so nothing here scans it."""
+        upto = slot - keep
+        start = max(self._forgotten, upto - 24 * 60) if self._forgotten is not None else upto - 10
+        if start < upto:
+            await self.slots.delete_many({"_id": {"$in": [slot_key(s) for s in range(start, upto)]}})
+        self._forgotten = max(upto, self._forgotten or upto)
+
+    async def forget_all_before(self, slot: int, keep: int = 60) -> None:
+        """Every slot document older than that, by a scan of them all: with the whole sweep, hourly."""
         await self.slots.delete_many({"slot": {"$lt": slot - keep}})

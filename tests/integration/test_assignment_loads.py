@@ -108,8 +108,49 @@ async def test_the_timer_sweep_reads_the_minutes_cases_by_key_and_fires_only_wha
     fired: list[str] = []
     monkeypatch.setattr(handlers, "fire", lambda d, org, at: fired.append(d["_id"]) or Decision(
         changes={"next_timer_at": None, "timer_slot": None}))
-    await db["timer_slots"].insert_one({"_id": slot_key(slot - 200), "slot": slot - 200, "cases": ["long-gone"]})
+    for old in (slot - 65, slot - 200):  # minutes an hour and more past
+        await db["timer_slots"].insert_one({"_id": slot_key(old), "slot": old, "cases": ["long-gone"]})
     assert await handlers.fire_due_timers(store, None, now, slots=range(slot - 1, slot + 1)) == 1
     assert fired == ["due"]
     assert all("_id" in flt for flt in asked), asked  # by key: no scan of the cases
-    assert await db["timer_slots"].find_one({"_id": slot_key(slot - 200)}) is None  # minutes long past go
+    assert await db["timer_slots"].find_one({"_id": slot_key(slot - 65)}) is None  # forgotten as the sweep moves
+    assert await db["timer_slots"].find_one({"_id": slot_key(slot - 200)}) is not None  # before this process
+    assert await handlers.fire_due_timers(store, None, now) == 0  # the whole sweep: nothing else is due
+    assert await db["timer_slots"].find_one({"_id": slot_key(slot - 200)}) is None
+    assert await db["timer_slots"].find_one({"_id": slot_key(slot)}) is not None
+
+
+async def test_waiting_cases_are_listed_in_the_book_and_dispatched_oldest_first_without_a_scan(book, monkeypatch):
+    db, loads, store = book
+    now = datetime.now(UTC)
+    for i, cid in enumerate(["w-new", "w-old", "w-mid"]):
+        at = now - timedelta(minutes={"w-new": 1, "w-old": 30, "w-mid": 10}[cid])
+        await store.apply(cid, f"q{i}", lambda d, at=at: Decision(changes={
+            "estate_id": "e-1", "status": "waiting", "assignee": None, "queued_at": at}))
+    assert await loads.waiting("e-1", 10) == ["w-old", "w-mid", "w-new"]
+    # one left the queue by another way (withdrawn) while its book entry was lost: the dispatch tidies it
+    await store.collection.update_one({"_id": "w-old"}, {"$set": {"status": "closed"}})
+
+    asked: list[dict] = []
+    find = store.collection.find
+
+    def watched(flt, *args, **kwargs):
+        asked.append(flt)
+        return find(flt, *args, **kwargs)
+
+    monkeypatch.setattr(store.collection, "find", watched)
+    room = {"left": 1}
+
+    def take(doc, org, load, at):
+        if doc is None or doc.get("status") != "waiting" or not room["left"]:
+            return Decision()
+        room["left"] -= 1
+        return Decision(changes={"status": "assigned", "assignee": {"staff_id": "h9"}, "queued_at": None})
+
+    monkeypatch.setattr(handlers, "take_from_queue", take)
+    assert await handlers.dispatch_waiting(store, None, "e-1") == 1
+    assert (await store.get("w-mid"))["status"] == "assigned"  # the oldest still waiting went first
+    assert await loads.waiting("e-1", 10) == ["w-new"]  # nobody had room for it; the stale entry is gone
+    assert await loads.counts("e-1") == {"h9": 1}
+    assert all("_id" in flt for flt in asked), asked
+    assert await handlers.dispatch_waiting(store, None, "e-other") == 0
