@@ -87,7 +87,7 @@ async def test_a_scan_dropped_in_the_scanner_folder_becomes_a_case_and_moves_to_
     done = inbox / "processed" / "e-sunrise" / "letter" / f"{marker}.png.reason.txt"
     await eventually(lambda: _exists(done), timeout=60, what="the scan moved to processed/")
     tracking_no = done.read_text().strip()
-    case = await case_where(ops, tracking_no, filed, timeout=30)
+    case = await case_where(ops, tracking_no, filed, timeout=60)  # OCR and five hops while the suite runs
     assert case["estate_id"] == "e-sunrise" and case["channel"] == "letter" and "电梯" in case["text"]
 
 
