@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.triage.classifier import Triager
 from services.triage.config import TriageSettings
 from services.triage.entrypoints import register
-from services.triage.history import RecentComplaints
+from services.triage.history import RecentComplaints, prune_loop
 from services.triage.model import TriageModel
 from shared.aggregate import AggregateStore
 from shared.org import load_org
@@ -25,5 +25,6 @@ def build_app(settings: TriageSettings | None = None) -> FastAPI:
     store = AggregateStore(rt.db["classifications"], rt.relay("classifications"), settings)
     recent = RecentComplaints(rt.db["recent"])
     rt.on_start.append(recent.ensure_indexes)
+    rt.singleton("prune-recent", prune_loop(recent, settings.prune_hours))
     register(rt, store, triager, recent)
     return create_app(rt, title="投诉判定 Triage")

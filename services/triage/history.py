@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -15,6 +17,8 @@ from pymongo.errors import DuplicateKeyError
 
 from services.triage.linking import History, Link, Seen
 
+log = logging.getLogger(__name__)
+
 REPEAT_DAYS = 30
 INCIDENT_MINUTES = 48 * 60
 RECENT_LIMIT = 500  # an estate's latest complaints (incidents happen within hours); households are looked up apart
@@ -22,6 +26,8 @@ READ_BATCH = 16  # journal keys asked for in one read (each an index probe: most
 GAP_SECONDS = 30.0  # a number taken by a writer that never wrote its entry (it crashed) is given up after this
 CACHED_ESTATES = 2_000  # estates whose incident window this process keeps (least recently used go first)
 HOUSEHOLD_KEPT = 20  # a household's latest complaints kept for its repeats
+JOURNAL_DAYS = 5  # journal entries of complaints older than this (by their day) are pruned
+FAR_BEHIND = 4 * READ_BATCH  # a window this many entries behind is read afresh from the estate's days
 
 
 def household_key(group_id: str, estate_id: str, name: str, value: str) -> str:
@@ -79,7 +85,20 @@ class RecentComplaints:
             if doc.get(name):
                 await self.households.update_one(
                     {"_id": household_key(doc["group_id"], doc["estate_id"], name, doc[name])},
-                    {"$push": {"items": {"$each": [doc], "$slice": -HOUSEHOLD_KEPT}}}, upsert=True)
+                    {"$push": {"items": {"$each": [doc], "$slice": -HOUSEHOLD_KEPT}}, "$max": {"day": doc["day"]}},
+                    upsert=True)
+
+    async def prune(self, now: datetime) -> dict[str, int]:
+        """Forget what linking no longer looks at: complaints and households quiet for more than the repeat
+        month, journal entries of complaints older than JOURNAL_DAYS. These filters are ranges FerretDB v1 does
+        not push down, so this runs seldom (`prune_loop`); it keeps every other read's tables small."""
+        today = day(now)
+        month = today - REPEAT_DAYS - 1
+        return {
+            "recent": (await self.collection.delete_many({"day": {"$lt": month}})).deleted_count,
+            "households": (await self.households.delete_many({"day": {"$lt": month}})).deleted_count,
+            "journal": (await self.journal.delete_many({"doc.day": {"$lt": today - JOURNAL_DAYS}})).deleted_count,
+        }
 
     async def load(self, group_id: str, estate_id: str, now: datetime, *, unit: str | None = None,
                    phone: str | None = None) -> History:
@@ -120,6 +139,9 @@ class RecentComplaints:
         """The estate's complaints from `first_day` on, as this process knows them after reading what is new."""
         key = (group_id, estate_id)
         window = self._windows.get(key)
+        if window is not None and first_day >= window.since_day and not await self._catch_up(group_id, estate_id,
+                                                                                               window):
+            window = None  # far behind (an estate quiet for long, entries pruned): its days are read afresh
         if window is None or first_day < window.since_day:
             # First sight of the estate (or an older complaint than the window holds): read its days whole,
             # after noting how far the journal went, so nothing written meanwhile is missed.
@@ -129,11 +151,9 @@ class RecentComplaints:
                 window.docs[doc["_id"]] = doc
             if key in self._windows and first_day < self._windows[key].since_day:
                 return window.docs  # an old complaint's window is not kept: the current one stays
-        else:
-            await self._catch_up(group_id, estate_id, window)
-            if first_day > window.since_day:  # days out of the window are let go
-                window.since_day = first_day
-                window.docs = {i: d for i, d in window.docs.items() if d["day"] >= first_day}
+        elif first_day > window.since_day:  # brought up to date above; days out of the window are let go
+            window.since_day = first_day
+            window.docs = {i: d for i, d in window.docs.items() if d["day"] >= first_day}
         if len(window.docs) > 2 * RECENT_LIMIT:
             keep = sorted(window.docs.values(), key=lambda doc: doc["at"], reverse=True)[:RECENT_LIMIT]
             window.docs = {doc["_id"]: doc for doc in keep}
@@ -154,9 +174,10 @@ class RecentComplaints:
         doc = await self.journal.find_one({"_id": f"{group_id}|{estate_id}"})
         return doc["n"] if doc else 0
 
-    async def _catch_up(self, group_id: str, estate_id: str, window: _Window) -> None:
+    async def _catch_up(self, group_id: str, estate_id: str, window: _Window) -> bool:
         """Read the journal entries numbered after `upto` (and the gaps still waited for), by key, in one read
-        when few are new: the counter is asked for in the same read."""
+        when few are new: the counter is asked for in the same read. False, having read nothing, when more
+        than FAR_BEHIND are new: reading the estate's days is cheaper then, and no pruned entry is waited for."""
         prefix = f"{group_id}|{estate_id}"
         wanted = sorted(window.gaps) + list(range(window.upto + 1, window.upto + 1 + READ_BATCH))
         newest: int | None = None
@@ -165,6 +186,8 @@ class RecentComplaints:
                 {"_id": {"$in": [prefix] + [f"{prefix}|{n}" for n in wanted]}}).to_list(None)}
             if newest is None:
                 newest = got[prefix]["n"] if prefix in got else 0
+                if newest - window.upto > FAR_BEHIND:
+                    return False
             clock = time.monotonic()
             for n in wanted:
                 entry = got.get(f"{prefix}|{n}")
@@ -177,7 +200,7 @@ class RecentComplaints:
                     del window.gaps[n]  # taken but never written (its writer stopped): given up
             window.upto = max(window.upto, min(newest, wanted[-1]))
             if window.upto >= newest:
-                return
+                return True
             wanted = list(range(window.upto + 1, window.upto + 1 + READ_BATCH))
 
     async def save(self, group_id: str, seen: Seen, link: Link | None, at: datetime) -> None:
@@ -202,3 +225,20 @@ class RecentComplaints:
         await self._remember_household(doc)  # (again after a stop in between: read once, by id)
         if link is not None:  # one write on the chain's first report, not one per report (a busy incident)
             await self.collection.update_one({"_id": link.root}, {"$max": {"reports": link.reports}})
+
+
+def prune_loop(recent: RecentComplaints, every_hours: float):
+    """Prune the linking memory at start and every `every_hours` (on the one instance holding the lease)."""
+    async def run() -> None:
+        while True:
+            try:
+                done = await recent.prune(datetime.now(UTC))
+                if any(done.values()):
+                    log.info("linking memory pruned: %s", done)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the next run tries again
+                log.warning("pruning the linking memory failed: %s: %s", type(exc).__name__, exc)
+            await asyncio.sleep(every_hours * 3600)
+
+    return run

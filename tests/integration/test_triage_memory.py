@@ -109,11 +109,11 @@ async def test_an_instance_sees_what_another_saved_reading_only_the_new_journal_
         return await days(*args)
 
     monkeypatch.setattr(recent, "_days", counted)
-    for i in range(70):  # more than one read's batch of journal keys
+    for i in range(40):  # more than two reads' batches of journal keys
         await other.save("g-hengan", _seen(f"b{i}", f"2栋1单元{201 + i}", "楼上装修噪音太大", "noise"), None,
-                         now - timedelta(minutes=70 - i))
+                         now - timedelta(minutes=40 - i))
     later = await recent.load("g-hengan", "e-lakeside", now)
-    assert {i.id for i in later.items} == {"a1"} | {f"b{i}" for i in range(70)}
+    assert {i.id for i in later.items} == {"a1"} | {f"b{i}" for i in range(40)}
     assert whole_reads == []  # brought up to date by key, not by reading the estate's days again
 
     s = _seen("c1", "2栋3单元808")  # the same outage reported again links to the other instance's first report
@@ -122,7 +122,7 @@ async def test_an_instance_sees_what_another_saved_reading_only_the_new_journal_
 
     moved = await recent.load("g-hengan", "e-lakeside", now + timedelta(days=1, hours=12))
     assert "a1" not in {i.id for i in moved.items}  # its day left the 48-hour window
-    assert recent._windows[("g-hengan", "e-lakeside")].docs.keys() == {f"b{i}" for i in range(70)}
+    assert recent._windows[("g-hengan", "e-lakeside")].docs.keys() == {f"b{i}" for i in range(40)}
     assert whole_reads == []
 
 
@@ -170,3 +170,26 @@ async def test_a_save_that_stopped_before_its_journal_entry_is_completed_when_sa
     assert await recent.collection.count_documents({}) == 1
     h = await watcher.load("g-hengan", "e-lakeside", now)
     assert [i.id for i in h.items] == ["e1"]
+
+
+async def test_the_memory_forgets_what_linking_no_longer_looks_at_and_a_window_far_behind_is_read_afresh(recent):
+    now = datetime.now(UTC)
+    for cid, age in (("month-old", timedelta(days=33)), ("week-old", timedelta(days=7)), ("fresh", timedelta(0))):
+        at = now - age
+        await recent.save("g-hengan", _seen(cid, f"2栋1单元{len(cid)}0{len(str(age))}", at=at), None, at)
+    done = await recent.prune(now)
+    assert done == {"recent": 1, "households": 1, "journal": 2}  # the week-old entry leaves the journal only
+    assert {d["_id"] for d in await recent.collection.find({}).to_list(None)} == {"week-old", "fresh"}
+    assert [d["doc"]["_id"] for d in await recent.journal.find({"doc": {"$exists": True}}).to_list(None)] == ["fresh"]
+
+    h = await recent.load("g-hengan", "e-lakeside", now)
+    assert [i.id for i in h.items] == ["fresh"]
+    # the estate's journal moves far past this window (another instance was busy; entries may be pruned):
+    # its days are read afresh instead of waiting for each number
+    await recent.journal.update_one({"_id": "g-hengan|e-lakeside"}, {"$inc": {"n": 500}})
+    await recent.save("g-hengan", _seen("after", "2栋9单元901", at=now), None, now)
+    await recent.journal.delete_many({"doc": {"$exists": True}})  # pruned meanwhile
+    h = await recent.load("g-hengan", "e-lakeside", now)
+    assert {i.id for i in h.items} == {"fresh", "after"}
+    window = recent._windows[("g-hengan", "e-lakeside")]
+    assert window.gaps == {} and window.upto == 504
