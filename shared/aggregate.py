@@ -10,7 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts import Envelope
-from shared.outbox import DUE, OutboxRelay, outbox_entries
+from shared.outbox import DUE, OutboxRelay, as_map, outbox_entries
 from shared.settings import ServiceSettings
 
 PROCESSED_KEEP = 500  # a case sees tens of messages; the window only needs to outlast redeliveries
@@ -68,7 +68,7 @@ class AggregateStore:
                     ) -> dict[str, dict[str, Any]]:
         """Insert or update (at the version read); return the document's outbox after the write."""
         outbox = outbox_entries(self.settings, d.events)
-        entries = {k.split(".", 1)[1]: v for k, v in outbox.items() if k != DUE}
+        entries = as_map(outbox)
         pending = {**((doc or {}).get("outbox") or {}), **entries}
         if doc is None:
             new: dict[str, Any] = {"_id": doc_id, "version": 1, "processed": [message_id], "outbox": entries}

@@ -94,6 +94,23 @@ class Lease:
                 await self.collection.delete_one({"_id": self.name, "holder": self.holder})
 
 
+def periodic(what: str, step: Callable[[], Awaitable[bool | None]], every: float) -> Job:
+    """A job that runs `step` at once and then every `every` seconds, again at once when it returns True
+    (more to do); a failure is logged and retried at the next run (an outage delays it, nothing more)."""
+    async def run() -> None:
+        while True:
+            try:
+                if await step():
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - retried at the next run
+                log.warning("%s failed: %s: %s", what, type(exc).__name__, exc)
+            await asyncio.sleep(every)
+
+    return run
+
+
 async def run_leased(lease: Lease, job: Job, on_wake: Callable[[], None] | None = None) -> None:
     """Run `job` (a loop that runs until cancelled) only while this instance holds `lease`.
 

@@ -55,9 +55,14 @@ def outbox_entries(settings: ServiceSettings, envelopes: list[Envelope[Any]]) ->
     return fields
 
 
+def as_map(fields: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`outbox_entries`' entries as a document's `outbox` field holds them."""
+    return {k.split(".", 1)[1]: v for k, v in fields.items() if k != DUE}
+
+
 def outbox_map(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dict[str, dict[str, Any]]:
     """The same entries as a document's `outbox` field."""
-    return {k.split(".", 1)[1]: v for k, v in outbox_entries(settings, envelopes).items() if k != DUE}
+    return as_map(outbox_entries(settings, envelopes))
 
 
 def outbox_doc(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dict[str, Any]:

@@ -27,6 +27,20 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
+def spy_finds(monkeypatch: Any, collection: Any, keep: Callable[[dict], bool] = lambda flt: True) -> list[dict]:
+    """The filters of the `find`s asked of `collection` from now on (those `keep` says)."""
+    asked: list[dict] = []
+    find = collection.find
+
+    def watched(flt: dict, *args: Any, **kwargs: Any) -> Any:
+        if keep(flt):
+            asked.append(flt)
+        return find(flt, *args, **kwargs)
+
+    monkeypatch.setattr(collection, "find", watched)
+    return asked
+
+
 async def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None,
                   headers: list[tuple[str, bytes]] | None = None) -> tuple[int, int]:
     """Send raw bytes; return (partition, offset)."""

@@ -3,14 +3,15 @@ scheduled jobs (retention, unsettled rollups)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from services.archive import counterparts, queries, retention
 from services.archive.handlers import file_event, import_history, ms, refresh_views
 from shared.aggregate import AggregateStore
 from shared.contracts import CommunicationRecorded, Envelope, HistoryImported
+from shared.lease import periodic
 from shared.messaging import subscribe
 from shared.runtime import Runtime
 
@@ -48,39 +49,30 @@ def register(rt: Runtime, store: AggregateStore) -> None:
 
 
 def retention_loop(rt: Runtime, days: int, action: str, every_hours: float):
-    async def run() -> None:
-        while True:
-            try:
-                done = await retention.sweep(rt.db, days=days, action=action)
-                if any(done.values()):
-                    log.info("retention: %s", done)
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - retried at the next run
-                log.warning("retention sweep failed: %s: %s", type(exc).__name__, exc)
-            await asyncio.sleep(every_hours * 3600)
+    async def step() -> bool:
+        done = await retention.sweep(rt.db, days=days, action=action)
+        if any(done.values()):
+            log.info("retention: %s", done)
+        return any(done.values())  # a batch done: the next one at once
 
-    return run
+    return periodic("retention sweep", step, every_hours * 3600)
 
 
 def rollup_loop(store: AggregateStore, every: float):
     """A delta left unsettled by a crash between the case write and the rollup update is settled here. The
     sweep asks for `rollup_due: true` (pushed down to the database, so it reads only the unsettled records);
     its first run also asks for records of the version before the flag, by `rollup_pending` (a whole scan)."""
-    async def run() -> None:
+    def job() -> Awaitable[None]:  # each take of the lease starts afresh, with the whole first run
         flt: dict = {"rollup_pending": {"$ne": None}}
-        while True:
-            try:
-                rows = await store.collection.find(flt, {"_id": 1}).limit(500).to_list(None)
-                for row in rows:
-                    await refresh_views(store, row["_id"])
-                if len(rows) < 500:
-                    flt = {"rollup_due": True}
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                log.warning("rollup sweep failed: %s: %s", type(exc).__name__, exc)
-            await asyncio.sleep(every)
 
-    return run
+        async def step() -> None:
+            nonlocal flt
+            rows = await store.collection.find(flt, {"_id": 1}).limit(500).to_list(None)
+            for row in rows:
+                await refresh_views(store, row["_id"])
+            if len(rows) < 500:
+                flt = {"rollup_due": True}
+
+        return periodic("rollup sweep", step, every)()
+
+    return job

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.assignment import handlers, importer
 from services.assignment.directory import DirectoryStore
+from services.assignment.loads import CaseStore
 from shared import workcal
 from shared.aggregate import AggregateStore
 from shared.contracts import (
@@ -81,7 +82,7 @@ def register(rt: Runtime, store: AggregateStore, org: OrgDirectory) -> None:
     subscribe(rt.broker, rt.settings, rt.name, "command.assignment", on_command)
 
 
-def timer_loop(store: AggregateStore, org: OrgDirectory, every: float, full_every: float = 3600.0):
+def timer_loop(store: CaseStore, org: OrgDirectory, every: float, full_every: float = 3600.0):
     """Sweep the stored timers; a restart simply sweeps again, so a due timer is never missed.
 
     Each tick reads the minutes since the last tick (usually one), by key from the timer book; first thing and

@@ -511,7 +511,7 @@ def _notice(org: OrgDirectory, doc: dict[str, Any], clock: str, role: str, to_na
             f"{zh(clock)}时限 {local} 已到，请{zh(role)}{to_name}督促{who}处理并回复。")
 
 
-async def fire_due_timers(store: AggregateStore, org: OrgDirectory, now: datetime | None = None,
+async def fire_due_timers(store: CaseStore, org: OrgDirectory, now: datetime | None = None,
                           batch: int = 200, *, slots: range | None = None) -> int:
     """One sweep: every case whose next timer is due gets its steps fired (stored, so restarts miss nothing).
 
@@ -519,22 +519,17 @@ async def fire_due_timers(store: AggregateStore, org: OrgDirectory, now: datetim
     store's timer book lists for them, read by key); without, every case's (the loop does that at start and
     now and then, and finds cases stored before slots existed)."""
     now = now or now_utc()
-    due: list[dict[str, Any]] = []
-    timers = getattr(store, "timers", None)
-    if slots is not None and timers is not None:
-        ids = await timers.cases_in(slots)
+    if slots is not None:
+        ids = await store.timers.cases_in(slots)
         rows = await store.collection.find({"_id": {"$in": ids}}, {"_id": 1, "next_timer_at": 1}).to_list(None) \
             if ids else []
         due = sorted((r for r in rows if r.get("next_timer_at") and r["next_timer_at"].replace(tzinfo=UTC) <= now),
                      key=lambda r: r["next_timer_at"])[:batch]
-        await timers.forget_before(slots.start)
+        await store.timers.forget_before(slots.start)
     else:
-        for flt in ([{"timer_slot": s, "next_timer_at": {"$lte": now}} for s in slots] if slots is not None
-                    else [{"next_timer_at": {"$lte": now}}]):
-            due += await store.collection.find(flt, {"_id": 1, "next_timer_at": 1}) \
-                .sort("next_timer_at", 1).limit(batch).to_list(None)
-        if slots is None and timers is not None:
-            await timers.forget_all_before(timer_slot(now))
+        due = await store.collection.find({"next_timer_at": {"$lte": now}}, {"_id": 1, "next_timer_at": 1}) \
+            .sort("next_timer_at", 1).limit(batch).to_list(None)
+        await store.timers.forget_all_before(timer_slot(now))
     fired = 0
     for row in due:
         stamp = row["next_timer_at"].replace(tzinfo=UTC).isoformat()

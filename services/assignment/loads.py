@@ -97,7 +97,7 @@ class CaseStore(AggregateStore):
     case to that minute's `timer_slots`."""
 
     def __init__(self, collection: AsyncCollection, relay: OutboxRelay, settings: ServiceSettings,
-                 book: LoadBook, timers: TimerBook | None = None) -> None:
+                 book: LoadBook, timers: TimerBook) -> None:
         super().__init__(collection, relay, settings)
         self.book = book
         self.timers = timers
@@ -116,10 +116,8 @@ class CaseStore(AggregateStore):
             after = {**(before or {}), **seen["decision"].changes}
             if holder(before) != holder(after) or queued(before) != queued(after):
                 await self.book.sync(doc_id, after)
-            if self.timers is not None:
-                await self.timers.sync(doc_id, before, after)
+            await self.timers.sync(doc_id, before, after)
         elif (case := await self.get(doc_id)) is not None:  # a redelivery: the first try may have died before
             await self.book.sync(doc_id, case)
-            if self.timers is not None:
-                await self.timers.sync(doc_id, None, case)
+            await self.timers.sync(doc_id, None, case)
         return applied

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
@@ -16,6 +15,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from services.triage.linking import History, Link, Seen
+from shared.lease import periodic
 
 log = logging.getLogger(__name__)
 
@@ -227,18 +227,12 @@ class RecentComplaints:
             await self.collection.update_one({"_id": link.root}, {"$max": {"reports": link.reports}})
 
 
+
 def prune_loop(recent: RecentComplaints, every_hours: float):
     """Prune the linking memory at start and every `every_hours` (on the one instance holding the lease)."""
-    async def run() -> None:
-        while True:
-            try:
-                done = await recent.prune(datetime.now(UTC))
-                if any(done.values()):
-                    log.info("linking memory pruned: %s", done)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the next run tries again
-                log.warning("pruning the linking memory failed: %s: %s", type(exc).__name__, exc)
-            await asyncio.sleep(every_hours * 3600)
+    async def step() -> None:
+        done = await recent.prune(datetime.now(UTC))
+        if any(done.values()):
+            log.info("linking memory pruned: %s", done)
 
-    return run
+    return periodic("pruning the linking memory", step, every_hours * 3600)

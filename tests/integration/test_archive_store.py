@@ -19,6 +19,7 @@ from shared.contracts import parse
 from shared.mongo import make_client
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
+from tests.helpers import spy_finds
 
 
 @pytest.fixture
@@ -73,15 +74,8 @@ async def test_a_rollup_left_unsettled_by_a_crash_is_settled_by_the_sweep_readin
     # a record written by the version before the flag: pending, not flagged
     await store.collection.update_one({"_id": second[0].complaint_id}, {"$unset": {"rollup_due": ""}})
 
-    asked: list[dict] = []
-    find = store.collection.find
-
-    def watched(flt, *args, **kwargs):
-        if "_id" not in flt:  # the sweep's reads (reads by key are the records')
-            asked.append(flt)
-        return find(flt, *args, **kwargs)
-
-    monkeypatch.setattr(store.collection, "find", watched)
+    # the sweep's reads (reads by key are the records')
+    asked = spy_finds(monkeypatch, store.collection, keep=lambda flt: "_id" not in flt)
     sweep = asyncio.create_task(rollup_loop(store, 0.05)())
     try:
         for _ in range(200):

@@ -16,6 +16,7 @@ from shared.messaging import build_broker
 from shared.mongo import make_client
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
+from tests.helpers import spy_finds
 
 
 @pytest.fixture
@@ -97,14 +98,7 @@ async def test_the_timer_sweep_reads_the_minutes_cases_by_key_and_fires_only_wha
     assert await store.apply("due", "m1", lambda d: timed(now - timedelta(seconds=5))) is False
     assert "due" in (await db["timer_slots"].find_one({"_id": slot_key(slot)}))["cases"]
 
-    asked: list[dict] = []
-    find = store.collection.find
-
-    def watched(flt, *args, **kwargs):
-        asked.append(flt)
-        return find(flt, *args, **kwargs)
-
-    monkeypatch.setattr(store.collection, "find", watched)
+    asked = spy_finds(monkeypatch, store.collection)
     fired: list[str] = []
     monkeypatch.setattr(handlers, "fire", lambda d, org, at: fired.append(d["_id"]) or Decision(
         changes={"next_timer_at": None, "timer_slot": None}))
@@ -131,14 +125,7 @@ async def test_waiting_cases_are_listed_in_the_book_and_dispatched_oldest_first_
     # one left the queue by another way (withdrawn) while its book entry was lost: the dispatch tidies it
     await store.collection.update_one({"_id": "w-old"}, {"$set": {"status": "closed"}})
 
-    asked: list[dict] = []
-    find = store.collection.find
-
-    def watched(flt, *args, **kwargs):
-        asked.append(flt)
-        return find(flt, *args, **kwargs)
-
-    monkeypatch.setattr(store.collection, "find", watched)
+    asked = spy_finds(monkeypatch, store.collection)
     room = {"left": 1}
 
     def take(doc, org, load, at):
