@@ -15,13 +15,23 @@ ObjectId `_id`s (and for `_id: {$in: […]}` of those, as `= ANY(…)`), so a lo
 FerretDB still re-checks every returned document against the whole filter in Go, so the answer cannot change;
 only the rows PostgreSQL reads do. Production runs MongoDB (DESIGN.md), not this.
 See docs/adr/0009-ferretdb-lookups-by-key-and-the-benchmark.md.
+
+3. Declared indexes serve equality and `$in`. FerretDB v1 pushes a top-level equality down as
+`_jsonb->$1 @> $2` (the field name a parameter, containment so that an array holding the value matches, as in
+MongoDB) and builds every declared index as a B-tree on `(_jsonb->'field')`: a B-tree cannot serve `@>`, and an
+index expression cannot match a parameter, so no declared index was ever used and every list read the whole
+table (a region's queue page: 17 s at 100,000 cases). The patch adds, for each top-level field a declared index
+names, a GIN index (`jsonb_path_ops`, which serves `@>` exactly, arrays included) on `(_jsonb->'field')`, writes a
+plain top-level field name into the SQL as a literal, and pushes `field: {$in: [strings or ObjectIds]}` down as
+`(_jsonb->'field' @> $1 OR …)`. The declared B-trees stay (unique ones enforce uniqueness). As with 2., FerretDB
+re-checks every returned document in Go: these conditions only ever select a superset. See docs/adr/0012.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-TAG = "cc3"  # part of the cached binary's name: a changed patch rebuilds
+TAG = "cc7"  # part of the cached binary's name: a changed patch rebuilds
 
 _ANCHOR = "\t\tswitch v := rootVal.(type) {\n\t\tcase *types.Document:\n"
 _INSERT = """\t\t// complaint-center patch: _id equality served by the primary-key B-tree index
@@ -74,6 +84,113 @@ _WRITE_LOCK = "\tdefer ccLock(params.DB, params.Collection)() // complaint-cente
 _WRITERS = ("msg_update.go", "msg_findandmodify.go", "msg_delete.go")
 
 
+_PUSHDOWN_GO = """// complaint-center patch: equality and $in on a top-level field, served by an expression index.
+package postgresql
+
+import (
+\t"fmt"
+\t"strings"
+\t"time"
+
+\t"github.com/FerretDB/FerretDB/internal/backends/postgresql/metadata"
+\t"github.com/FerretDB/FerretDB/internal/handler/sjson"
+\t"github.com/FerretDB/FerretDB/internal/types"
+\t"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+// ccFieldLiteral is the field name as an SQL string literal, or "" when it is not a plain top-level name.
+func ccFieldLiteral(k any, operator string) string {
+\tks, ok := k.(string)
+\tif !ok || operator != "->" || ks == "" || strings.ContainsRune(ks, 0) {
+\t\treturn ""
+\t}
+\t// standard_conforming_strings=on and client_encoding=UTF8 are checked by FerretDB at connection
+\treturn "'" + strings.ReplaceAll(ks, "'", "''") + "'"
+}
+
+// ccFilterEqual is filterEqual with the field name written into the SQL: `_jsonb->'f' @> $1`.
+func ccFilterEqual(p *metadata.Placeholder, k any, v any, operator string) (string, []any) {
+\tlit := ccFieldLiteral(k, operator)
+\tif lit == "" {
+\t\treturn filterEqual(p, k, v, operator)
+\t}
+\tswitch v := v.(type) {
+\tcase string, types.ObjectID, time.Time:
+\t\treturn fmt.Sprintf(`%s->%s @> %s`, metadata.DefaultColumn, lit, p.Next()),
+\t\t\t[]any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+\tcase bool, int32:
+\t\treturn fmt.Sprintf(`%s->%s @> %s`, metadata.DefaultColumn, lit, p.Next()), []any{v}
+\t}
+\treturn filterEqual(p, k, v, operator)
+}
+
+// ccFilterIn pushes `f: {$in: [...]}` of strings and ObjectIds down as `(_jsonb->'f' @> $1 OR …)`.
+func ccFilterIn(p *metadata.Placeholder, k any, v any, operator string) (string, []any) {
+\tlit := ccFieldLiteral(k, operator)
+\tarr, ok := v.(*types.Array)
+\tif lit == "" || !ok || arr.Len() == 0 || arr.Len() > 1000 {
+\t\treturn "", nil
+\t}
+\tfor i := 0; i < arr.Len(); i++ { // all or nothing, before any placeholder is taken
+\t\tswitch must.NotFail(arr.Get(i)).(type) {
+\t\tcase string, types.ObjectID:
+\t\tdefault:
+\t\t\treturn "", nil
+\t\t}
+\t}
+\tparts := make([]string, 0, arr.Len())
+\targs := make([]any, 0, arr.Len())
+\tfor i := 0; i < arr.Len(); i++ {
+\t\tparts = append(parts, fmt.Sprintf(`%s->%s @> %s`, metadata.DefaultColumn, lit, p.Next()))
+\t\targs = append(args, string(must.NotFail(sjson.MarshalSingleValue(must.NotFail(arr.Get(i))))))
+\t}
+\treturn "(" + strings.Join(parts, " OR ") + ")", args
+}
+"""
+_IN_ANCHOR = """\t\t\t\tswitch k {\n\t\t\t\tcase "$eq":\n"""
+_IN_CASE = """\t\t\t\tswitch k {\n\t\t\t\tcase "$in": // complaint-center patch
+\t\t\t\t\tif f, a := ccFilterIn(p, key, v, keyOperator); f != "" {
+\t\t\t\t\t\tfilters = append(filters, f)
+\t\t\t\t\t\targs = append(args, a...)
+\t\t\t\t\t}
+
+\t\t\t\tcase "$eq":\n"""
+# in indexesCreate, once a declared index is built: a GIN index on each of its top-level fields, shared by every
+# index that names the field (named by a hash of table and field, so `IF NOT EXISTS` finds it), so that the planner
+# picks the selective conditions of a filter (an estate, a status) and skips a field every document shares (the
+# group). One GIN over all of an index's fields would always read that field's posting list: it grew with the data.
+# fastupdate off: a pending list (up to 4 MB) would be read whole by every query until a vacuum merged it.
+_GIN_ANCHOR = "\t\tcreated = append(created, index.Name)\n"
+_GIN = """\t\tfor _, key := range index.Key { // complaint-center patch
+\t\t\tif key.Field == "_id" || strings.Contains(key.Field, ".") {
+\t\t\t\tcontinue // _id has its primary key; dotted fields are not pushed down
+\t\t\t}
+\t\t\tfh := fnv.New32a()
+\t\t\tmust.NotFail(fh.Write([]byte(c.TableName + "." + key.Field)))
+\t\t\tgq := fmt.Sprintf(
+\t\t\t\t"CREATE INDEX IF NOT EXISTS %s ON %s USING gin (((%s->%s)) jsonb_path_ops) WITH (fastupdate = off)",
+\t\t\t\tpgx.Identifier{fmt.Sprintf("%s_ccf_%08x_gin", tableNamePart, fh.Sum32())}.Sanitize(),
+\t\t\t\tpgx.Identifier{dbName, c.TableName}.Sanitize(),
+\t\t\t\tDefaultColumn,
+\t\t\t\tquoteString(key.Field),
+\t\t\t)
+\t\t\tif _, err = p.Exec(ctx, gq); err != nil {
+\t\t\t\t_, _ = p.Exec(ctx, fmt.Sprintf("DROP INDEX %s", pgx.Identifier{dbName, index.PgIndex}.Sanitize()))
+\t\t\t\t_ = r.indexesDrop(ctx, p, dbName, collectionName, created)
+\t\t\t\treturn lazyerrors.Error(err)
+\t\t\t}
+\t\t}
+
+"""
+
+
+def _replace(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text()
+    if text.count(old) != count:
+        raise RuntimeError(f"FerretDB patch: {old!r} not found {count} time(s) in {path}")
+    path.write_text(text.replace(old, new))
+
+
 def _insert_before(path: Path, anchor: str, insert: str) -> None:
     text = path.read_text()
     if text.count(anchor) != 1:
@@ -83,7 +200,12 @@ def _insert_before(path: Path, anchor: str, insert: str) -> None:
 
 def apply(src: Path) -> None:
     """Edit the copied module source in place; refuse if the code it expects is not there exactly once."""
-    _insert_before(src / "internal" / "backends" / "postgresql" / "query.go", _ANCHOR, _INSERT)
+    pg = src / "internal" / "backends" / "postgresql"
+    _insert_before(pg / "query.go", _ANCHOR, _INSERT)
+    _replace(pg / "query.go", "filterEqual(p, key, v, keyOperator)", "ccFilterEqual(p, key, v, keyOperator)", 2)
+    _replace(pg / "query.go", _IN_ANCHOR, _IN_CASE)
+    (pg / "cc_pushdown.go").write_text(_PUSHDOWN_GO)
+    _insert_before(pg / "metadata" / "registry.go", _GIN_ANCHOR, _GIN)
     handler = src / "internal" / "handler"
     (handler / "cc_locks.go").write_text(_LOCKS_GO)
     for name in _WRITERS:

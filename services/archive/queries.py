@@ -127,6 +127,10 @@ async def list_cases(db: AsyncDatabase, scope: Scope, *, estate_id: str | None =
         if words:
             flt["$and"] = [{"$or": [{"terms": w}, {"terms": {"$all": list(dict.fromkeys(w))}}]} if len(w) > 1
                            else {"terms": w} for w in words]
+            # every match holds the longest word or its first character: a top-level condition the terms index
+            # serves on every server (FerretDB v1 pushes `$in` down, never `$and`/`$or`), the rest is checked after
+            longest = max(words, key=len)
+            flt["terms"] = {"$in": list(dict.fromkeys([longest, longest[0]]))}
     if estate_id is not None:
         if not scope.allows(scope.group_id, estate_id):
             return {"items": [], "total": 0, "page": page, "page_size": page_size}

@@ -165,3 +165,32 @@ def test_the_rule_refuses_a_filter_no_index_can_bound():  # the check above can 
     assert not served(indexes, {"$or": [{"terms": "a"}, {"channel": "fax"}]}, [])
     assert served(indexes, {"$or": [{"terms": "a"}, {"phone_key": "1"}]}, [])
     assert served(indexes, {}, ["group_id"]) and not served(indexes, {}, ["received_at"])
+
+
+async def test_search_finds_every_case_its_words_match_and_no_other(infra, prefix, cleanup):
+    """The search's index condition (the longest word or its first character) never drops a match: a record
+    whose terms hold the word but not its characters (a long text's terms are capped), one holding only the
+    characters (segmented differently), a latin word, and the words of a two-word query."""
+    client = AsyncMongoClient(infra.mongo_url, tz_aware=True)
+    db = client[f"{prefix}_archive_q{uuid.uuid4().hex[:4]}"]
+    await queries.ensure_indexes(db)
+    now = datetime.now(UTC)
+    base = {"group_id": "g-big", "estate_id": "e-b0001", "status": "assigned", "due_sort": now, "received_at": now}
+    rows = {"word": ["天花板", "漏水"], "chars": ["天", "花", "板"], "one_char": ["天"], "both": ["天花板", "漏", "水"],
+            "latin": ["wifi", "坏"], "other": ["楼道", "楼", "道"]}
+    await queries.queue(db).insert_many([{**base, "_id": k, "terms": t} for k, t in rows.items()])
+    group = Scope("g-big", None)
+
+    async def found(q: str) -> set[str]:
+        return {it["complaint_id"] for it in (await queries.list_cases(db, group, q=q))["items"]}
+
+    try:
+        assert await found("天花板") == {"word", "chars", "both"}
+        assert await found("天花板 漏水") == {"word", "both"}
+        assert await found("天") == {"chars", "one_char"}  # a one-character query asks for that term
+        assert await found("WiFi") == {"latin"}
+        assert await found("楼道") == {"other"}
+        assert await found("电梯") == set()
+    finally:
+        await client.drop_database(db.name)
+        await client.close()

@@ -1,8 +1,9 @@
 """The MongoDB-wire server answers lookups by key exactly, and serves them from an index.
 
 On these machines that server is FerretDB v1.24 on PostgreSQL, built with deploy/native/ferretdb_patch.py
-(without it every find by `_id` read the whole table); with Docker it is the official MongoDB image. The
-answers must be MongoDB's either way; the plan is checked in the server's own terms.
+(without it every find by `_id` read the whole table, and no declared index served an equality); with Docker it
+is the official MongoDB image. The answers must be MongoDB's either way; the plan is checked in the server's own
+terms.
 """
 
 from __future__ import annotations
@@ -79,6 +80,63 @@ async def test_lookups_by_key_are_served_by_an_index(coll, flt):
         assert any("Index" in s for s in stages) and "Seq Scan" not in stages, stages
     else:  # MongoDB
         assert "COLLSCAN" not in stages, stages
+
+
+async def test_equality_and_in_on_indexed_fields_answer_exactly_what_mongodb_would(coll):
+    await coll.create_index([("e", 1), ("s", 1)])
+    await coll.create_index([("o'k", 1)])
+    oid = ObjectId()
+    await coll.insert_many([
+        {"_id": 1, "v": 1, "e": "e1", "s": "open"},
+        {"_id": 2, "v": 2, "e": "e2", "s": "open"},
+        {"_id": 3, "v": 3, "e": ["e1", "e9"], "s": "closed"},  # an array holding the value matches
+        {"_id": 4, "v": 4, "e": {"x": "e1"}, "s": "open"},  # a document does not
+        {"_id": 5, "v": 5, "s": "open"},  # nor a missing field
+        {"_id": 6, "v": 6, "e": None, "s": "open"},
+        {"_id": 7, "v": 7, "e": oid, "s": 1},
+        {"_id": 8, "v": 8, "e": "湖畔-1", "s": True, "o'k": "q'uote"},
+        {"_id": 10, "v": 10, "e": "E1", "s": "open"},
+    ])
+    assert await values(coll, {"e": "e1"}) == [1, 3]
+    assert await values(coll, {"e": {"$eq": "e1"}}) == [1, 3]
+    assert await values(coll, {"e": "e1", "s": "open"}) == [1]
+    assert await values(coll, {"e": "湖畔-1"}) == [8]
+    assert await values(coll, {"e": oid}) == [7]
+    assert await values(coll, {"s": 1}) == [7]
+    assert await values(coll, {"s": True}) == [8]
+    assert await values(coll, {"e": None}) == [5, 6]
+    assert await values(coll, {"e": ["e1", "e9"]}) == [3]
+    assert await values(coll, {"o'k": "q'uote"}) == [8]
+    assert await values(coll, {"e": {"$in": ["e1", "e2"]}}) == [1, 2, 3]
+    assert await values(coll, {"e": {"$in": ["e9", "zz"]}, "s": "closed"}) == [3]
+    assert await values(coll, {"e": {"$in": ["e2", oid]}}) == [2, 7]
+    assert await values(coll, {"e": {"$in": ["e2", None]}}) == [2, 5, 6]  # mixed: not pushed down, still right
+    assert await values(coll, {"e": {"$in": ["e1"], "$ne": "e9"}}) == [1]
+    assert await values(coll, {"e": {"$in": []}}) == []
+    assert await coll.count_documents({"e": {"$in": ["e1", "e2"]}, "s": "open"}) == 2
+    assert (await coll.update_many({"e": {"$in": ["e1", "e2"]}}, {"$set": {"w": 1}})).modified_count == 3
+    assert await values(coll, {"w": 1, "s": "open"}) == [1, 2]
+    assert (await coll.delete_many({"e": "e1", "s": "closed"})).deleted_count == 1
+    assert await values(coll, {"e": {"$in": ["e1", "e2"]}}) == [1, 2]
+
+
+@pytest.mark.parametrize("flt", [{"e": "e7", "s": "open"}, {"e": {"$in": ["e1", "e2", "e3"]}},
+                                 {"g": "g1", "s": "waiting"}])
+async def test_equality_and_in_on_indexed_fields_are_served_by_an_index(coll, flt):
+    await coll.create_index([("g", 1), ("e", 1), ("s", 1), ("d", 1)])
+    await coll.insert_many([{"_id": f"k{i}", "g": "g1", "e": f"e{i % 300}", "s": "waiting" if i % 100 == 0 else
+                             "open" if i % 7 == 0 else "closed", "d": i} for i in range(3000)])
+    explain = await coll.database.command("explain", {"find": coll.name, "filter": flt})
+    stages = _stages(explain.get("queryPlanner"))
+    assert stages, explain
+    if "Plan" in (explain.get("queryPlanner") or {}):  # FerretDB on PostgreSQL
+        assert any("Index" in s for s in stages) and "Seq Scan" not in stages, stages
+    else:  # MongoDB
+        assert "COLLSCAN" not in stages, stages
+    expected = [d for d in range(3000) if all(
+        {"g": "g1", "e": f"e{d % 300}", "s": "waiting" if d % 100 == 0 else "open" if d % 7 == 0 else "closed"}[k]
+        in (v["$in"] if isinstance(v, dict) else [v]) for k, v in flt.items())]
+    assert sorted(x["d"] for x in await coll.find(flt).to_list(None)) == expected
 
 
 @pytest.fixture
