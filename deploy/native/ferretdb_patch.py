@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TAG = "cc7"  # part of the cached binary's name: a changed patch rebuilds
+TAG = "cc8"  # part of the cached binary's name: a changed patch rebuilds
 
 _ANCHOR = "\t\tswitch v := rootVal.(type) {\n\t\tcase *types.Document:\n"
 _INSERT = """\t\t// complaint-center patch: _id equality served by the primary-key B-tree index
@@ -155,30 +155,63 @@ _IN_CASE = """\t\t\t\tswitch k {\n\t\t\t\tcase "$in": // complaint-center patch
 \t\t\t\t\t}
 
 \t\t\t\tcase "$eq":\n"""
-# in indexesCreate, once a declared index is built: a GIN index on each of its top-level fields, shared by every
-# index that names the field (named by a hash of table and field, so `IF NOT EXISTS` finds it), so that the planner
-# picks the selective conditions of a filter (an estate, a status) and skips a field every document shares (the
-# group). One GIN over all of an index's fields would always read that field's posting list: it grew with the data.
-# fastupdate off: a pending list (up to 4 MB) would be read whole by every query until a vacuum merged it.
-_GIN_ANCHOR = "\t\tcreated = append(created, index.Name)\n"
-_GIN = """\t\tfor _, key := range index.Key { // complaint-center patch
-\t\t\tif key.Field == "_id" || strings.Contains(key.Field, ".") {
-\t\t\t\tcontinue // _id has its primary key; dotted fields are not pushed down
-\t\t\t}
-\t\t\tfh := fnv.New32a()
-\t\t\tmust.NotFail(fh.Write([]byte(c.TableName + "." + key.Field)))
-\t\t\tgq := fmt.Sprintf(
-\t\t\t\t"CREATE INDEX IF NOT EXISTS %s ON %s USING gin (((%s->%s)) jsonb_path_ops) WITH (fastupdate = off)",
-\t\t\t\tpgx.Identifier{fmt.Sprintf("%s_ccf_%08x_gin", tableNamePart, fh.Sum32())}.Sanitize(),
-\t\t\t\tpgx.Identifier{dbName, c.TableName}.Sanitize(),
-\t\t\t\tDefaultColumn,
-\t\t\t\tquoteString(key.Field),
-\t\t\t)
-\t\t\tif _, err = p.Exec(ctx, gq); err != nil {
-\t\t\t\t_, _ = p.Exec(ctx, fmt.Sprintf("DROP INDEX %s", pgx.Identifier{dbName, index.PgIndex}.Sanitize()))
-\t\t\t\t_ = r.indexesDrop(ctx, p, dbName, collectionName, created)
+# A GIN index on each top-level field a declared index names, shared by every index that names the field (named by
+# a hash of table and field, so `IF NOT EXISTS` finds it), so that the planner picks the selective conditions of a
+# filter (an estate, a status) and skips a field every document shares (the group). One GIN over all of an index's
+# fields would always read that field's posting list: it grew with the data. fastupdate off: a pending list (up to
+# 4 MB) would be read whole by every query until a vacuum merged it. Made when an index is created, and when an
+# existing one is declared again (so a store made before the patch gets them at the services' next start).
+_GIN_GO = """// complaint-center patch: GIN indexes that serve the `@>` an equality is pushed down as.
+package metadata
+
+import (
+\t"context"
+\t"fmt"
+\t"hash/fnv"
+\t"strings"
+
+\t"github.com/jackc/pgx/v5"
+\t"github.com/jackc/pgx/v5/pgxpool"
+
+\t"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+func ccFieldIndexes(ctx context.Context, p *pgxpool.Pool, dbName, tableName string, key []IndexKeyPair) error {
+\tpart := tableName
+\tif l := maxIndexNameLength/2 - 1; len(part) > l {
+\t\tpart = part[:l]
+\t}
+\tfor _, k := range key {
+\t\tif k.Field == "_id" || strings.Contains(k.Field, ".") {
+\t\t\tcontinue // _id has its primary key; dotted fields are not pushed down
+\t\t}
+\t\tfh := fnv.New32a()
+\t\tmust.NotFail(fh.Write([]byte(tableName + "." + k.Field)))
+\t\tq := fmt.Sprintf(
+\t\t\t"CREATE INDEX IF NOT EXISTS %s ON %s USING gin (((%s->%s)) jsonb_path_ops) WITH (fastupdate = off)",
+\t\t\tpgx.Identifier{fmt.Sprintf("%s_ccf_%08x_gin", part, fh.Sum32())}.Sanitize(),
+\t\t\tpgx.Identifier{dbName, tableName}.Sanitize(),
+\t\t\tDefaultColumn,
+\t\t\tquoteString(k.Field),
+\t\t)
+\t\tif _, err := p.Exec(ctx, q); err != nil {
+\t\t\treturn err
+\t\t}
+\t}
+\treturn nil
+}
+"""
+_GIN_EXISTING = """\t\tif coll, ok := allIndexes[index.Name]; ok && coll == collectionName {\n\t\t\tcontinue\n"""
+_GIN_EXISTING_NEW = """\t\tif coll, ok := allIndexes[index.Name]; ok && coll == collectionName {
+\t\t\tif err = ccFieldIndexes(ctx, p, dbName, c.TableName, index.Key); err != nil { // complaint-center patch
 \t\t\t\treturn lazyerrors.Error(err)
 \t\t\t}
+\t\t\tcontinue\n"""
+_GIN_ANCHOR = "\t\tcreated = append(created, index.Name)\n"
+_GIN = """\t\tif err = ccFieldIndexes(ctx, p, dbName, c.TableName, index.Key); err != nil { // complaint-center patch
+\t\t\t_, _ = p.Exec(ctx, fmt.Sprintf("DROP INDEX %s", pgx.Identifier{dbName, index.PgIndex}.Sanitize()))
+\t\t\t_ = r.indexesDrop(ctx, p, dbName, collectionName, created)
+\t\t\treturn lazyerrors.Error(err)
 \t\t}
 
 """
@@ -205,6 +238,8 @@ def apply(src: Path) -> None:
     _replace(pg / "query.go", "filterEqual(p, key, v, keyOperator)", "ccFilterEqual(p, key, v, keyOperator)", 2)
     _replace(pg / "query.go", _IN_ANCHOR, _IN_CASE)
     (pg / "cc_pushdown.go").write_text(_PUSHDOWN_GO)
+    (pg / "metadata" / "cc_gin.go").write_text(_GIN_GO)
+    _replace(pg / "metadata" / "registry.go", _GIN_EXISTING, _GIN_EXISTING_NEW)
     _insert_before(pg / "metadata" / "registry.go", _GIN_ANCHOR, _GIN)
     handler = src / "internal" / "handler"
     (handler / "cc_locks.go").write_text(_LOCKS_GO)
