@@ -22,16 +22,18 @@ MongoDB) and builds every declared index as a B-tree on `(_jsonb->'field')`: a B
 index expression cannot match a parameter, so no declared index was ever used and every list read the whole
 table (a region's queue page: 17 s at 100,000 cases). The patch adds, for each top-level field a declared index
 names, a GIN index (`jsonb_path_ops`, which serves `@>` exactly, arrays included) on `(_jsonb->'field')`, writes a
-plain top-level field name into the SQL as a literal, and pushes `field: {$in: [strings or ObjectIds]}` down as
-`(_jsonb->'field' @> $1 OR …)`. The declared B-trees stay (unique ones enforce uniqueness). As with 2., FerretDB
-re-checks every returned document in Go: these conditions only ever select a superset. See docs/adr/0012.
+plain top-level field name and the value into the SQL as literals (so that each statement is planned knowing the
+value: a cached generic plan cannot tell one estate from the whole group), and pushes
+`field: {$in: [strings or ObjectIds]}` down as `(_jsonb->'field' @> '"a"' OR …)`. The declared B-trees stay
+(unique ones enforce uniqueness). As with 2., FerretDB re-checks every returned document in Go: these conditions
+only ever select a superset. See docs/adr/0012.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-TAG = "cc8"  # part of the cached binary's name: a changed patch rebuilds
+TAG = "cc9"  # part of the cached binary's name: a changed patch rebuilds
 
 _ANCHOR = "\t\tswitch v := rootVal.(type) {\n\t\tcase *types.Document:\n"
 _INSERT = """\t\t// complaint-center patch: _id equality served by the primary-key B-tree index
@@ -104,47 +106,60 @@ func ccFieldLiteral(k any, operator string) string {
 \tif !ok || operator != "->" || ks == "" || strings.ContainsRune(ks, 0) {
 \t\treturn ""
 \t}
-\t// standard_conforming_strings=on and client_encoding=UTF8 are checked by FerretDB at connection
-\treturn "'" + strings.ReplaceAll(ks, "'", "''") + "'"
+\treturn ccQuote(ks)
 }
 
-// ccFilterEqual is filterEqual with the field name written into the SQL: `_jsonb->'f' @> $1`.
+// ccQuote: standard_conforming_strings=on and client_encoding=UTF8 are checked by FerretDB at connection.
+func ccQuote(s string) string {
+\treturn "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// ccValueLiteral is a scalar as a jsonb literal, or "" for a type not pushed down here. The value is written
+// into the SQL, not passed as a parameter, so that each statement is planned knowing it: a cached generic plan
+// cannot tell one estate from the whole group and reads the group's posting list.
+func ccValueLiteral(v any) string {
+\tswitch v.(type) {
+\tcase string, types.ObjectID, time.Time, bool, int32:
+\t\tj := string(must.NotFail(sjson.MarshalSingleValue(v)))
+\t\tif strings.Contains(j, `\\u0000`) {
+\t\t\treturn "" // jsonb refuses it: left to FerretDB
+\t\t}
+\t\treturn ccQuote(j) + "::jsonb"
+\t}
+\treturn ""
+}
+
+// ccFilterEqual is filterEqual with the field and the value written into the SQL: `_jsonb->'f' @> '"v"'::jsonb`.
 func ccFilterEqual(p *metadata.Placeholder, k any, v any, operator string) (string, []any) {
-\tlit := ccFieldLiteral(k, operator)
-\tif lit == "" {
+\tlit, val := ccFieldLiteral(k, operator), ccValueLiteral(v)
+\tif lit == "" || val == "" {
 \t\treturn filterEqual(p, k, v, operator)
 \t}
-\tswitch v := v.(type) {
-\tcase string, types.ObjectID, time.Time:
-\t\treturn fmt.Sprintf(`%s->%s @> %s`, metadata.DefaultColumn, lit, p.Next()),
-\t\t\t[]any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
-\tcase bool, int32:
-\t\treturn fmt.Sprintf(`%s->%s @> %s`, metadata.DefaultColumn, lit, p.Next()), []any{v}
-\t}
-\treturn filterEqual(p, k, v, operator)
+\treturn fmt.Sprintf(`%s->%s @> %s`, metadata.DefaultColumn, lit, val), nil
 }
 
-// ccFilterIn pushes `f: {$in: [...]}` of strings and ObjectIds down as `(_jsonb->'f' @> $1 OR …)`.
-func ccFilterIn(p *metadata.Placeholder, k any, v any, operator string) (string, []any) {
+// ccFilterIn pushes `f: {$in: [...]}` of strings and ObjectIds down as `(_jsonb->'f' @> '"a"' OR …)`.
+func ccFilterIn(_ *metadata.Placeholder, k any, v any, operator string) (string, []any) {
 \tlit := ccFieldLiteral(k, operator)
 \tarr, ok := v.(*types.Array)
 \tif lit == "" || !ok || arr.Len() == 0 || arr.Len() > 1000 {
 \t\treturn "", nil
 \t}
-\tfor i := 0; i < arr.Len(); i++ { // all or nothing, before any placeholder is taken
-\t\tswitch must.NotFail(arr.Get(i)).(type) {
+\tparts := make([]string, 0, arr.Len())
+\tfor i := 0; i < arr.Len(); i++ {
+\t\te := must.NotFail(arr.Get(i))
+\t\tswitch e.(type) {
 \t\tcase string, types.ObjectID:
 \t\tdefault:
 \t\t\treturn "", nil
 \t\t}
+\t\tval := ccValueLiteral(e)
+\t\tif val == "" {
+\t\t\treturn "", nil
+\t\t}
+\t\tparts = append(parts, fmt.Sprintf(`%s->%s @> %s`, metadata.DefaultColumn, lit, val))
 \t}
-\tparts := make([]string, 0, arr.Len())
-\targs := make([]any, 0, arr.Len())
-\tfor i := 0; i < arr.Len(); i++ {
-\t\tparts = append(parts, fmt.Sprintf(`%s->%s @> %s`, metadata.DefaultColumn, lit, p.Next()))
-\t\targs = append(args, string(must.NotFail(sjson.MarshalSingleValue(must.NotFail(arr.Get(i))))))
-\t}
-\treturn "(" + strings.Join(parts, " OR ") + ")", args
+\treturn "(" + strings.Join(parts, " OR ") + ")", nil
 }
 """
 _IN_ANCHOR = """\t\t\t\tswitch k {\n\t\t\t\tcase "$eq":\n"""

@@ -308,10 +308,6 @@ def start_postgres(stack: Stack) -> bool:
         str(bindir / "postgres"), "-D", str(data), "-p", str(stack.pg_port), "-c", "listen_addresses=127.0.0.1",
         "-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "synchronous_commit=off",
         "-c", "full_page_writes=off",
-        # plan each statement with its values: FerretDB's statements are prepared and cached, and a generic plan
-        # cannot tell a selective condition (one estate, one status) from one every row meets (the group), so it
-        # read a whole index (8 ms at 100,000 cases, growing) where the value's statistics say one posting list
-        "-c", "plan_cache_mode=force_custom_plan",
         # CC_PG_STATS=1: count every statement FerretDB sends (rows, time) for `python -m benchmarks.db_profile`
         *(["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all"]
           if os.environ.get("CC_PG_STATS") == "1" else []),

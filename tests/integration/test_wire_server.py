@@ -96,6 +96,7 @@ async def test_equality_and_in_on_indexed_fields_answer_exactly_what_mongodb_wou
         {"_id": 7, "v": 7, "e": oid, "s": 1},
         {"_id": 8, "v": 8, "e": "湖畔-1", "s": True, "o'k": "q'uote"},
         {"_id": 10, "v": 10, "e": "E1", "s": "open"},
+        {"_id": 11, "v": 11, "e": 'a\'b"c\\d', "s": "open"},  # quotes and a backslash: written into the SQL
     ])
     assert await values(coll, {"e": "e1"}) == [1, 3]
     assert await values(coll, {"e": {"$eq": "e1"}}) == [1, 3]
@@ -107,6 +108,8 @@ async def test_equality_and_in_on_indexed_fields_answer_exactly_what_mongodb_wou
     assert await values(coll, {"e": None}) == [5, 6]
     assert await values(coll, {"e": ["e1", "e9"]}) == [3]
     assert await values(coll, {"o'k": "q'uote"}) == [8]
+    assert await values(coll, {"e": 'a\'b"c\\d'}) == [11]
+    assert await values(coll, {"e": {"$in": ['a\'b"c\\d', "a'b"]}}) == [11]
     assert await values(coll, {"e": {"$in": ["e1", "e2"]}}) == [1, 2, 3]
     assert await values(coll, {"e": {"$in": ["e9", "zz"]}, "s": "closed"}) == [3]
     assert await values(coll, {"e": {"$in": ["e2", oid]}}) == [2, 7]
