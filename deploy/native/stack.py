@@ -308,6 +308,9 @@ def start_postgres(stack: Stack) -> bool:
         str(bindir / "postgres"), "-D", str(data), "-p", str(stack.pg_port), "-c", "listen_addresses=127.0.0.1",
         "-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "synchronous_commit=off",
         "-c", "full_page_writes=off",
+        # documents over 2 KB (case records, books) are compressed on every write and read: LZ4 instead of the
+        # default pglz costs a fraction of the CPU (docs/adr/0013)
+        "-c", "default_toast_compression=lz4",
         # CC_PG_STATS=1: count every statement FerretDB sends (rows, time) for `python -m benchmarks.db_profile`
         *(["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all"]
           if os.environ.get("CC_PG_STATS") == "1" else []),

@@ -46,6 +46,7 @@ async def test_a_case_filed_twice_is_counted_once_and_verifies(archive):
         await file_event(env, store=store)
     docs = await rollups.rollups(db).find({}).to_list(None)
     assert len(docs) == 1 and docs[0]["received"] == 1 and docs[0]["closed"] == 1
+    assert docs[0]["applied"] and all(len(m) == 12 for m in docs[0]["applied"])  # short: kept 5,000 a day
     record = await store.get(case[0].complaint_id)
     pending = {"rollup_id": docs[0]["_id"], "marker": "m-1", "delta": {"received": 1}}
     await rollups.apply_pending(db, pending)

@@ -1,5 +1,5 @@
 """The assignment store's books kept with the case writes, on the real MongoDB-wire server: open cases per handler
-(`open_loads`, one document per estate, read by key) and the cases with a timer in each minute (`timer_slots`)."""
+(`open_book`, one document per estate, read by key) and the cases with a timer in each minute (`timer_slots`)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ async def test_loads_follow_assignment_handover_resolution_and_a_redelivery(book
     assert await loads.counts("e-1") == {"h1": 1, "h2": 1}
 
     # a crash between the case write and the book's: the redelivered message puts the book right
-    await db["open_loads"].update_one({"_id": "e-1"}, {"$unset": {f"open.{entry('c0')}": ""}})
+    await loads.loads.update_one({"_id": "e-1"}, {"$unset": {f"open.{entry('c0')}": ""}})
     assert await loads.counts("e-1") == {"h2": 1}
     assert await store.apply("c0", "m-note", lambda d: Decision(changes={"note": "on site"})) is False
     assert await loads.counts("e-1") == {"h1": 1, "h2": 1}
@@ -57,14 +57,16 @@ async def test_loads_follow_assignment_handover_resolution_and_a_redelivery(book
 
 
 async def test_a_missing_book_is_rebuilt_from_the_cases(book):
-    db, _, store = book
+    db, loads, store = book
     for i, who in enumerate(["h1", "h2", "h2"]):
         await store.apply(f"c{i}", f"m{i}", lambda d, w=who: assign(w))
     await store.apply("c2", "m-close", lambda d: Decision(changes={"status": "closed"}))
-    await db["open_loads"].drop()
+    await loads.loads.drop()
+    await db["open_loads"].insert_one({"_id": "e-1", "open": {"cc0": "h1"}})  # the version before's book
     fresh = LoadBook(db)
     await fresh.ensure()
     assert await fresh.counts("e-1") == {"h1": 1, "h2": 1}
+    assert "open_loads" not in await db.list_collection_names()
 
 
 async def test_case_ids_a_field_path_cannot_hold_are_counted_apart(book):
@@ -122,6 +124,8 @@ async def test_waiting_cases_are_listed_in_the_book_and_dispatched_oldest_first_
         await store.apply(cid, f"q{i}", lambda d, at=at: Decision(changes={
             "estate_id": "e-1", "status": "waiting", "assignee": None, "queued_at": at}))
     assert await loads.waiting("e-1", 10) == ["w-old", "w-mid", "w-new"]
+    kept = (await loads.loads.find_one({"_id": "e-1"}))["waiting"]  # one short string per case: when|which
+    assert kept[entry("w-old")] == f"{(now - timedelta(minutes=30)).isoformat(timespec='milliseconds')}|w-old"
     # one left the queue by another way (withdrawn) while its book entry was lost: the dispatch tidies it
     await store.collection.update_one({"_id": "w-old"}, {"$set": {"status": "closed"}})
 

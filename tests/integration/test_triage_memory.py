@@ -193,3 +193,22 @@ async def test_the_memory_forgets_what_linking_no_longer_looks_at_and_a_window_f
     assert {i.id for i in h.items} == {"fresh", "after"}
     window = recent._windows[("g-hengan", "e-lakeside")]
     assert window.gaps == {} and window.upto == 504
+
+
+async def test_bigrams_are_kept_as_one_string_and_lists_of_the_version_before_still_read(recent):
+    now = datetime.now(UTC)
+    new = _seen("g1", "5栋1单元101")
+    await recent.save("g-hengan", new, None, now)
+    stored = await recent.collection.find_one({"_id": "g1"})
+    assert isinstance(stored["grams"], str) and frozenset(stored["grams"].split()) == new.grams
+    household = await recent.households.find_one({})
+    assert all(isinstance(item["grams"], str) for item in household["items"])
+
+    old = _seen("g0", "5栋1单元102")  # written by the version before: a list of bigrams
+    await recent.collection.insert_one({
+        "_id": "g0", "group_id": "g-hengan", "estate_id": "e-lakeside", "building": "5栋", "unit": old.unit,
+        "phone": None, "subcategory": old.subcategory, "grams": sorted(old.grams), "root": "g0", "reports": 1,
+        "minute": 0, "at": now, "day": history_module.day(now)})
+    fresh = RecentComplaints(recent.collection)  # a new process: reads the estate's days
+    h = await fresh.load("g-hengan", "e-lakeside", now)
+    assert {i.id: i.grams for i in h.items} == {"g0": old.grams, "g1": new.grams}
