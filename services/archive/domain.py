@@ -11,6 +11,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from bson import decode, encode
+from bson.binary import Binary
+from bson.codec_options import CodecOptions
+
 from shared.masking import mask_complainant
 from shared.org import digits
 from shared.terms import SEVERITY_ZH, zh
@@ -31,6 +35,23 @@ TITLE = {"ComplaintReceived": "受理 Received", "ComplaintTriaged": "判定 Tri
          "ClocksResumed": "恢复计时 Clocks resumed", "SlaWarning": "预警 Deadline warning",
          "ComplaintEscalated": "督办 Escalated", "CallbackScheduled": "回访任务 Callback due",
          "NoticeSent": "告知 Notice sent", "NoticeFailed": "告知失败 Notice not delivered"}
+
+
+_PAYLOAD_CODEC = CodecOptions(tz_aware=True)  # as the database client gives documents back
+
+
+def stored_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events as the record keeps them: each payload one BSON value (binary), beside its plain id, type,
+    time and hash. FerretDB v1 keeps a nested payload as JSON with a type entry for every field and item, so
+    the payloads were most of a record's 18 KB, read three times and written twice per filed event (ADR 13)."""
+    return [{**e, "payload": Binary(encode(e["payload"]))} if isinstance(e.get("payload"), dict) else e
+            for e in events]
+
+
+def loaded_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events with their payloads as documents again (records filed before ADR 13 hold documents)."""
+    return [{**e, "payload": decode(e["payload"], _PAYLOAD_CODEC)} if isinstance(e.get("payload"), bytes) else e
+            for e in events]
 
 
 def phone_key(phone: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from services.archive import counterparts, queries, rollups
-from services.archive.domain import chain_problems, fold, link, phone_key, sealed
+from services.archive.domain import chain_problems, fold, link, loaded_events, phone_key, sealed, stored_events
 from services.archive.search import terms
 from shared.aggregate import AggregateStore, Decision
 from shared.contracts import BadMessage, ComplaintReceived, Envelope, HistoryImported, parse_obj
@@ -43,7 +43,7 @@ def record_of(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 def record_problems(doc: dict[str, Any]) -> list[str]:
     """The stored record against its events: the filing chain, then the timeline entry by entry."""
-    events = doc.get("events", [])
+    events = loaded_events(doc.get("events", []))
     problems = chain_problems(events)
     expected = record_of(events)
     stored = doc.get("timeline", [])
@@ -68,10 +68,10 @@ async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
     after: dict[str, Any] = {}  # the record as this filing leaves it (its changes are whole top-level fields)
 
     def decide(doc: dict[str, Any] | None) -> Decision:
-        stored = (doc or {}).get("events", [])
+        stored = loaded_events((doc or {}).get("events", []))
         events = [*stored, {**entry, "hash": link(stored[-1].get("hash", "") if stored else "", entry)}]
         record = record_of(events)
-        changes = {"group_id": event.group_id, "estate_id": event.estate_id, "events": events,
+        changes = {"group_id": event.group_id, "estate_id": event.estate_id, "events": stored_events(events),
                    "updated_at": datetime.now(UTC), "chain_version": CHAIN_VERSION, **record}
         changes.update(_rollup_changes(doc, {**changes, "_id": event.complaint_id}, events))
         found = record_problems(doc) if doc and doc.get("chain_version") == CHAIN_VERSION else []
@@ -207,10 +207,11 @@ async def chain_legacy_records(store: AggregateStore) -> int:
         doc = await store.get(row["_id"])
         if doc is None or doc.get("chain_version") == CHAIN_VERSION:
             continue
-        events = rechained(doc.get("events", []))
+        events = rechained(loaded_events(doc.get("events", [])))
         record = record_of(events)
         r = await store.collection.update_one({"_id": doc["_id"], "version": doc["version"]}, {
-            "$set": {"events": events, **record, "chain_version": CHAIN_VERSION, "chained_at": datetime.now(UTC)},
+            "$set": {"events": stored_events(events), **record, "chain_version": CHAIN_VERSION,
+                     "chained_at": datetime.now(UTC)},
             "$inc": {"version": 1}})
         if r.matched_count:
             await queries.ledger(db).update_one({"_id": doc["_id"]}, {"$set": {

@@ -15,7 +15,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.archive import queries
-from services.archive.domain import link
+from services.archive.domain import link, loaded_events, stored_events
 from services.archive.handlers import CHAIN_VERSION, record_of
 from shared.masking import mask_unit
 
@@ -60,10 +60,11 @@ async def sweep(db: AsyncDatabase, *, days: int, action: str, now: datetime | No
             await queries.ledger(db).update_one({"_id": cid}, {"$set": {"purged_at": datetime.now(UTC), "head": ""}})
             done["purged"] += 1
         else:
-            events = rechained(anonymised_events(doc.get("events", [])))
+            events = rechained(anonymised_events(loaded_events(doc.get("events", []))))
             record = record_of(events)
             await queries.cases(db).update_one({"_id": cid}, {"$set": {
-                "events": events, **record, "anonymised_at": datetime.now(UTC), "chain_version": CHAIN_VERSION},
+                "events": stored_events(events), **record, "anonymised_at": datetime.now(UTC),
+                "chain_version": CHAIN_VERSION},
                 "$inc": {"version": 1}})
             fresh = await queries.cases(db).find_one({"_id": cid})
             await queries.queue(db).replace_one({"_id": cid}, queries.queue_entry(fresh), upsert=True)

@@ -11,6 +11,7 @@ import pytest
 
 from deploy.demo_history import build
 from services.archive import queries, retention, rollups
+from services.archive.domain import loaded_events
 from services.archive.entrypoints import rollup_loop
 from services.archive.handlers import file_event
 from services.archive.verify import verify_case
@@ -122,9 +123,33 @@ async def test_records_filed_before_chaining_are_chained_at_start_and_then_verif
         await file_event(env, store=store)
     cid = case[0].complaint_id
     doc = await store.get(cid)
-    legacy = [{k: v for k, v in e.items() if k != "hash"} for e in doc["events"]]  # as an older version stored it
+    legacy = [{k: v for k, v in e.items() if k != "hash"}  # as an older version stored it: payloads as documents
+              for e in loaded_events(doc["events"])]
     await queries.cases(db).update_one({"_id": cid}, {"$set": {"events": legacy}, "$unset": {"chain_version": ""}})
     assert (await verify_case(db, cid, settle_seconds=0))["ok"] is False
     assert await chain_legacy_records(store) == 1
     assert (await verify_case(db, cid))["ok"] is True
     assert await chain_legacy_records(store) == 0  # once
+
+
+async def test_payloads_are_kept_as_bson_values_and_records_of_the_version_before_refile_and_verify(archive):
+    db, store = archive
+    case = envelopes(build("2026-05", 2)[0])
+    for env in case[:-1]:
+        await file_event(env, store=store)
+    cid = case[0].complaint_id
+    raw = await store.get(cid)
+    assert all(isinstance(e["payload"], bytes) for e in raw["events"])  # one value each, not nested documents
+    received = loaded_events(raw["events"])[0]["payload"]
+    assert received["complainant"]["phone"] and isinstance(received["received_at"], datetime)
+    assert received["received_at"].tzinfo is not None
+    assert (await verify_case(db, cid))["ok"] is True
+
+    # as the version before ADR 13 stored it: payloads as documents, the same chain
+    await store.collection.update_one({"_id": cid}, {"$set": {"events": loaded_events(raw["events"])}})
+    assert (await verify_case(db, cid, settle_seconds=0))["ok"] is True
+    await file_event(case[-1], store=store)  # the next filing rewrites every payload the new way
+    raw = await store.get(cid)
+    assert len(raw["events"]) == len(case) and all(isinstance(e["payload"], bytes) for e in raw["events"])
+    assert not raw.get("integrity_alerts")
+    assert (await verify_case(db, cid))["ok"] is True
