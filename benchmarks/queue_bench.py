@@ -79,11 +79,17 @@ async def fill(db, start: int, end: int) -> float:
     for i in range(start, end):
         batch.append(entry(i, now, rng))
         if len(batch) == 5000:
-            await queries.queue(db).insert_many(batch, ordered=False)
+            await _insert(db, batch)
             batch = []
     if batch:
-        await queries.queue(db).insert_many(batch, ordered=False)
+        await _insert(db, batch)
     return time.perf_counter() - t0
+
+
+async def _insert(db, batch: list[dict[str, Any]]) -> None:
+    """The list view and its page keys, as the archive writes them."""
+    await queries.queue(db).insert_many(batch, ordered=False)
+    await queries.queue_keys(db).insert_many([queries.key_entry(d) for d in batch], ordered=False)
 
 
 async def timed(fn) -> tuple[float, float, int]:
@@ -115,6 +121,11 @@ def cases(db) -> dict[str, Any]:
         "queue: one estate's operator, open cases": lambda: queries.list_cases(db, one, status="assigned"),
         "queue: region (60 estates), page 1": lambda: queries.list_cases(db, region, status="assigned"),
         "queue: whole group, waiting": lambda: queries.list_cases(db, group, status="waiting"),
+        # the baseline, same run: the page chosen from the list view itself (before ADR 14)
+        "  region page from the list view": lambda: queries.list_cases(db, region, status="assigned",
+                                                                         via_keys=False),
+        "  whole group waiting from the list view": lambda: queries.list_cases(db, group, status="waiting",
+                                                                               via_keys=False),
         "search: two words, whole group": lambda: queries.list_cases(db, group, q=" ".join(rng.sample(WORDS, 2))),
         "search: complainant phone": by_phone,
         "callbacks due: one estate": lambda: queries.callbacks_due(db, one),
@@ -142,6 +153,7 @@ async def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     try:
         await queries.ensure_indexes(db)
+        await queries.backfill_queue_keys(db)  # nothing listed yet: the keys are complete from the start
         have = 0
         for size in SIZES:
             took = await fill(db, have, size)

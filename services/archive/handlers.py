@@ -83,10 +83,16 @@ async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
                       "version": (doc or {}).get("version", 0) + 1})
         return Decision(changes=changes)
 
-    filed = await store.apply(event.complaint_id, str(event.event_id), decide)
+    before: dict[str, Any] = {}
+
+    def decide_keeping_keys(doc: dict[str, Any] | None) -> Decision:
+        before["keys"] = queries.key_entry({**doc, "_id": event.complaint_id}) if doc else None
+        return decide(doc)
+
+    filed = await store.apply(event.complaint_id, str(event.event_id), decide_keeping_keys)
     # The views are derived from the record, so rewriting them on a redelivery converges after a crash.
     await refresh_views(store, event.complaint_id, filing=isinstance(event.payload, ComplaintReceived),
-                        record=after if filed else None)
+                        record=after if filed else None, keys_before=before.get("keys") if filed else None)
 
 
 def _rollup_changes(doc: dict[str, Any] | None, record: dict[str, Any], events: list[dict[str, Any]]
@@ -119,10 +125,12 @@ def _nest(flat: dict[str, float]) -> dict[str, Any]:
 
 
 async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool = False,
-                        record: dict[str, Any] | None = None) -> None:
-    """Queue entry, ledger head and rollups after every change; the customer file when the complainant is new.
+                        record: dict[str, Any] | None = None, keys_before: dict[str, Any] | None = None) -> None:
+    """Queue entry (and its page keys), ledger head and rollups after every change; the customer file when the
+    complainant is new.
 
-    `record`: the record as just written (saves reading it back), else it is read."""
+    `record`: the record as just written (saves reading it back), else it is read. `keys_before`: the page
+    keys the record had before this filing (unchanged: `queue_keys` is not written again)."""
     if record is None:
         record = await store.get(complaint_id)
     if record is None:
@@ -131,6 +139,9 @@ async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool =
     await queries.queue(db).replace_one({"_id": record["_id"]}, {**queries.queue_entry(record),
                                                                  **queries.change_stamp(datetime.now(UTC))},
                                         upsert=True)
+    keys = queries.key_entry(record)
+    if keys != keys_before:
+        await queries.queue_keys(db).replace_one({"_id": record["_id"]}, keys, upsert=True)
     await queries.ledger(db).update_one({"_id": record["_id"]}, {"$set": {
         "head": record.get("chain_head", ""), "entries": len(record.get("timeline", [])),
         "group_id": record["group_id"], "updated_at": datetime.now(UTC)}}, upsert=True)

@@ -57,6 +57,7 @@ async def sweep(db: AsyncDatabase, *, days: int, action: str, now: datetime | No
         if action == "purge":
             await queries.cases(db).delete_one({"_id": cid})
             await queries.queue(db).delete_one({"_id": cid})
+            await queries.queue_keys(db).delete_one({"_id": cid})
             await queries.ledger(db).update_one({"_id": cid}, {"$set": {"purged_at": datetime.now(UTC), "head": ""}})
             done["purged"] += 1
         else:
