@@ -1,8 +1,9 @@
 """The archive's query module: the only way other services read case records (always within a scope).
 
-Reads go to small documents: the slim `queue` view for lists and `households` for caller look-ups; the
-full record (`cases`) is only read by id. On FerretDB a query that is not an `_id` or simple equality
-match reads every document of the collection, so big records must stay off the list path (ADR 0004).
+Reads go to small documents: the slim `queue` view for lists (a page chosen among `queue_keys`, smaller
+still: ADR 14) and `households` for caller look-ups; the full record (`cases`) is only read by id. FerretDB
+decodes, sorts and pages in Go every document a query matches, so big documents must stay off the list path
+(ADR 0004, 12, 14).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ LIST_HIDE = {"due_sort": 0, "terms": 0, "phone_key": 0, "changed_at": 0, "change
 # chosen there and only its rows are read from `queue`. FerretDB v1 sorts and pages in Go after decoding every
 # matching document whole, so a region's page cost ~0.25 ms per KB of each open case's list entry (ADR 14).
 KEY_FIELDS = ("group_id", "estate_id", "status", "category", "channel", "needs_review", "received_at", "due_sort")
+ONE_PASS = 5000  # up to this many matches, a page and its total come from one read of their keys
 _KEYS_READY: dict[str, float] = {}  # database name -> when `queue_keys` was last found not ready (monotonic)
 CHANGE_SLOT_SECONDS = 10
 
@@ -219,9 +221,15 @@ async def list_cases(db: AsyncDatabase, scope: Scope, *, estate_id: str | None =
     order = [("due_sort", 1), ("received_at", 1), ("_id", 1)]
     # the page is chosen among small documents, then only its rows are read
     if not q and not complainant and via_keys is not False and await keys_ready(db):
-        total = await queue_keys(db).count_documents(flt)
-        rows = await queue_keys(db).find(flt, {"_id": 1}).sort(order).skip((page - 1) * page_size).limit(
-            page_size).to_list(None)
+        # one pass when the matches are few (an operator's queue): their ids in order give the total and the
+        # page; FerretDB decodes each match per pass, so a count and then the page cost twice as much
+        rows = await queue_keys(db).find(flt, {"_id": 1}).sort(order).limit(ONE_PASS + 1).to_list(None)
+        if len(rows) <= ONE_PASS:
+            total, rows = len(rows), rows[(page - 1) * page_size:page * page_size]
+        else:
+            total = await queue_keys(db).count_documents(flt)
+            rows = await queue_keys(db).find(flt, {"_id": 1}).sort(order).skip((page - 1) * page_size).limit(
+                page_size).to_list(None)
         ids = [r["_id"] for r in rows]
         found = {d["_id"]: d for d in await queue(db).find({"_id": {"$in": ids}}, LIST_HIDE).to_list(None)}
         items = [found[i] for i in ids if i in found]  # (one purged meanwhile is left out)
