@@ -79,6 +79,10 @@ async def test_pages_from_the_keys_are_the_pages_of_the_list_view(archive):
         got = [pages(await list_cases(db, group, **kw)) for kw in lists]
     assert got == expected
     assert asked and all(set(flt) == {"_id"} for flt in asked)  # the list view is read by key only
+    region = Scope(group.group_id, frozenset(estates[:2]))  # estates and a status: `estate_status` values
+    for kw in (dict(status="assigned"), dict(status="closed"), dict(), dict(status="assigned", page_size=1)):
+        assert pages(await list_cases(db, region, **kw)) == pages(await list_cases(db, region, via_keys=False,
+                                                                                   **kw))
     with pytest.MonkeyPatch.context() as mp:  # more matches than one pass takes: counted, then paged
         mp.setattr(queries, "ONE_PASS", 2)
         assert [pages(await list_cases(db, group, **kw)) for kw in lists] == expected
