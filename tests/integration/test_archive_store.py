@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,25 +14,8 @@ from services.archive.domain import loaded_events
 from services.archive.entrypoints import rollup_loop
 from services.archive.handlers import file_event
 from services.archive.verify import verify_case
-from shared.aggregate import AggregateStore
 from shared.contracts import parse
-from shared.mongo import make_client
-from shared.outbox import OutboxRelay
-from shared.settings import ServiceSettings
 from tests.helpers import spy_finds
-
-
-@pytest.fixture
-async def archive(infra, prefix, cleanup):
-    settings = ServiceSettings(kafka_bootstrap=infra.bootstrap, mongo_url=infra.mongo_url, topic_prefix=prefix,
-                               db_prefix=prefix)
-    client = make_client(settings)
-    db = client[f"{prefix}_arch{uuid.uuid4().hex[:6]}"]
-    await queries.ensure_indexes(db)
-    store = AggregateStore(queries.cases(db), OutboxRelay(queries.cases(db), None, settings), settings)  # type: ignore[arg-type]
-    yield db, store
-    await client.drop_database(db.name)
-    await client.close()
 
 
 def envelopes(case: list[dict]) -> list:

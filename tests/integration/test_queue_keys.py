@@ -4,9 +4,6 @@ with a purged case."""
 
 from __future__ import annotations
 
-import json
-import uuid
-
 import pytest
 
 from deploy.demo_history import build
@@ -14,28 +11,8 @@ from services.archive import queries, retention
 from services.archive.handlers import file_event
 from services.archive.queries import list_cases
 from shared.aggregate import AggregateStore
-from shared.contracts import parse
-from shared.mongo import make_client
-from shared.outbox import OutboxRelay
 from shared.scope import Scope
-from shared.settings import ServiceSettings
-
-
-@pytest.fixture
-async def archive(infra, prefix, cleanup):
-    settings = ServiceSettings(kafka_bootstrap=infra.bootstrap, mongo_url=infra.mongo_url, topic_prefix=prefix,
-                               db_prefix=prefix)
-    client = make_client(settings)
-    db = client[f"{prefix}_keys{uuid.uuid4().hex[:6]}"]
-    await queries.ensure_indexes(db)
-    store = AggregateStore(queries.cases(db), OutboxRelay(queries.cases(db), None, settings), settings)  # type: ignore[arg-type]
-    yield db, store
-    await client.drop_database(db.name)
-    await client.close()
-
-
-def envelopes(case: list[dict]) -> list:
-    return [parse(json.dumps(e, ensure_ascii=False).encode()) for e in case]
+from tests.integration.test_archive_store import envelopes
 
 
 async def file_cases(store: AggregateStore, n: int) -> list[list]:
