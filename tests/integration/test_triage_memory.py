@@ -96,8 +96,10 @@ def _seen(cid: str, unit: str, text: str = "2栋停电了，整栋楼都没电",
 async def test_an_instance_sees_what_another_saved_reading_only_the_new_journal_entries(recent, monkeypatch):
     now = datetime.now(UTC)
     other = RecentComplaints(recent.collection)  # a second triage instance on the same database
-    await other.save("g-hengan", _seen("a1", "2栋1单元101", at=now - timedelta(hours=30)), None,
-                     now - timedelta(hours=30))
+    # 47 hours back: inside the first window, and a day apart from every later window's first day whatever the
+    # hour (30 hours failed the day-granular window between 06:00 and 12:00 UTC)
+    await other.save("g-hengan", _seen("a1", "2栋1单元101", at=now - timedelta(hours=47)), None,
+                     now - timedelta(hours=47))
     first = await recent.load("g-hengan", "e-lakeside", now)  # first sight: the window's days are read whole
     assert [i.id for i in first.items] == ["a1"]
 
@@ -120,7 +122,7 @@ async def test_an_instance_sees_what_another_saved_reading_only_the_new_journal_
     link = later.find(s, emergency=True)
     assert link is not None and link.root == "a1" and link.kind == "incident"
 
-    moved = await recent.load("g-hengan", "e-lakeside", now + timedelta(days=1, hours=12))
+    moved = await recent.load("g-hengan", "e-lakeside", now + timedelta(hours=25))
     assert "a1" not in {i.id for i in moved.items}  # its day left the 48-hour window
     assert recent._windows[("g-hengan", "e-lakeside")].docs.keys() == {f"b{i}" for i in range(40)}
     assert whole_reads == []
