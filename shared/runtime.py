@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -53,6 +54,10 @@ class Runtime:
         """A background job that must not run twice: it runs on the one instance holding its lease."""
         lease = self.lease(job)
         self.background.append(lambda: run_leased(lease, run))
+
+    def once(self, what: str, hook: Hook) -> None:
+        """A start-up job run beside the consumers rather than before them, retried until it succeeds."""
+        self.background.append(lambda: _with_retry(what, hook, timeout=math.inf))
 
     def relay(self, collection: str) -> OutboxRelay:
         r = OutboxRelay(self.db[collection], self.broker, self.settings, lease=self.lease(f"outbox:{collection}"))

@@ -19,7 +19,7 @@ def build_app(settings: ArchiveSettings | None = None) -> FastAPI:
     rt = create_runtime(NAME, settings)
     store = AggregateStore(queries.cases(rt.db), rt.relay("cases"), settings)
     rt.on_start.append(lambda: queries.ensure_indexes(rt.db))
-    rt.background.append(lambda: queries.backfill_queue_keys_until_done(rt.db))  # once, beside the consumers
+    rt.once("queue keys backfill", lambda: queries.backfill_queue_keys(rt.db))
     rt.on_start.append(lambda: chain_legacy_records(store))
     rt.singleton("retention", retention_loop(rt, settings.retention_days, settings.retention_action,
                                              settings.retention_sweep_hours))

@@ -66,8 +66,10 @@ async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
         await remember_household(store.collection.database, event)
 
     after: dict[str, Any] = {}  # the record as this filing leaves it (its changes are whole top-level fields)
+    before: dict[str, Any] = {}  # its page keys before this filing
 
     def decide(doc: dict[str, Any] | None) -> Decision:
+        before["keys"] = queries.key_entry({**doc, "_id": event.complaint_id}) if doc else None
         stored = loaded_events((doc or {}).get("events", []))
         events = [*stored, {**entry, "hash": link(stored[-1].get("hash", "") if stored else "", entry)}]
         record = record_of(events)
@@ -83,13 +85,7 @@ async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
                       "version": (doc or {}).get("version", 0) + 1})
         return Decision(changes=changes)
 
-    before: dict[str, Any] = {}
-
-    def decide_keeping_keys(doc: dict[str, Any] | None) -> Decision:
-        before["keys"] = queries.key_entry({**doc, "_id": event.complaint_id}) if doc else None
-        return decide(doc)
-
-    filed = await store.apply(event.complaint_id, str(event.event_id), decide_keeping_keys)
+    filed = await store.apply(event.complaint_id, str(event.event_id), decide)
     # The views are derived from the record, so rewriting them on a redelivery converges after a crash.
     await refresh_views(store, event.complaint_id, filing=isinstance(event.payload, ComplaintReceived),
                         record=after if filed else None, keys_before=before.get("keys") if filed else None)

@@ -8,8 +8,8 @@ decodes, sorts and pages in Go every document a query matches, so big documents 
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +33,8 @@ LIST_HIDE = {"due_sort": 0, "terms": 0, "phone_key": 0, "changed_at": 0, "change
 # matching document whole, so a region's page cost ~0.25 ms per KB of each open case's list entry (ADR 14).
 KEY_FIELDS = ("group_id", "estate_id", "status", "category", "channel", "needs_review", "received_at", "due_sort")
 ONE_PASS = 5000  # up to this many matches, a page and its total come from one read of their keys
-_KEYS_READY: dict[str, float] = {}  # database name -> when `queue_keys` was last found not ready (monotonic)
+_KEYS_READY: set[str] = set()  # databases whose `queue_keys` are complete
+_KEYS_ASKED: dict[str, float] = {}  # database name -> when it was last asked (monotonic)
 CHANGE_SLOT_SECONDS = 10
 
 
@@ -134,21 +135,10 @@ async def backfill_queue_keys(db: AsyncDatabase, batch: int = 2000) -> int:
     done += await _insert_new(queue_keys(db), rows)
     await db["views_meta"].update_one({"_id": "queue_keys"}, {"$set": {"ready": True, "at": datetime.now(UTC),
                                                                         "backfilled": done}}, upsert=True)
-    _KEYS_READY[db.name] = 0.0
+    _KEYS_READY.add(db.name)
+    if done:
+        log.info("queue keys written for %d listed cases", done)
     return done
-
-
-async def backfill_queue_keys_until_done(db: AsyncDatabase) -> None:
-    while True:
-        try:
-            done = await backfill_queue_keys(db)
-        except Exception as exc:  # noqa: BLE001 - the database away: try again (pages use `queue` meanwhile)
-            log.warning("queue keys backfill: %s: %s; trying again", type(exc).__name__, exc)
-            await asyncio.sleep(5)
-            continue
-        if done:
-            log.info("queue keys written for %d listed cases", done)
-        return
 
 
 async def _insert_new(coll: Any, rows: list[dict[str, Any]]) -> int:
@@ -162,14 +152,15 @@ async def _insert_new(coll: Any, rows: list[dict[str, Any]]) -> int:
 
 async def keys_ready(db: AsyncDatabase) -> bool:
     """Whether pages can be chosen from `queue_keys` (asked again at most once a minute until it is)."""
-    last = _KEYS_READY.get(db.name)
-    if last == 0.0:
+    if db.name in _KEYS_READY:
         return True
-    if last is not None and time.monotonic() - last < 60:
+    if time.monotonic() - _KEYS_ASKED.get(db.name, -math.inf) < 60:
         return False
-    ready = await db["views_meta"].find_one({"_id": "queue_keys", "ready": True}, {"_id": 1}) is not None
-    _KEYS_READY[db.name] = 0.0 if ready else time.monotonic()
-    return ready
+    _KEYS_ASKED[db.name] = time.monotonic()
+    if await db["views_meta"].find_one({"_id": "queue_keys", "ready": True}, {"_id": 1}) is None:
+        return False
+    _KEYS_READY.add(db.name)
+    return True
 
 
 async def get_case(db: AsyncDatabase, scope: Scope, case_ref: str) -> dict[str, Any] | None:
