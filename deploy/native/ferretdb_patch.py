@@ -32,13 +32,25 @@ only ever select a superset. See docs/adr/0012.
 developers) records a stack trace into a pprof profile and sets a finalizer on every iterator, cursor and
 connection pool object it makes, several per command: 5 % of the server's CPU in the pipeline benchmark. The
 patch makes Track and Untrack return after checking their arguments. See docs/adr/0013.
+
+5. A whole filter pushed down answers counts and pages in PostgreSQL. FerretDB v1 decodes every document a
+filter's SQL selects, then sorts, skips and limits in Go, and counts by decoding too: a page of the whole
+group's waiting cases decoded all of them twice (a count, then the page). When every condition of a filter
+is one the patch pushes down (a plain top-level field equal to a string or a boolean, or `$in` of strings) and
+the sort names plain top-level fields, `find` with a limit asks PostgreSQL for the first skip+limit rows in
+the sort's order (`ORDER BY` a BSON type rank, then the string in byte order or the date), and `count` asks it
+for `count(*)`. Both hold only when the selected documents are of the expected types (a filtered field is a
+string or boolean, not an array holding one nor an ObjectId or binary with the same text; a sort field is
+missing, null, a string or a date): the same statement checks that, and if any selected document is not
+plain, the limit is lifted (`LIMIT NULL`) and the count left to FerretDB, as before. FerretDB still filters,
+sorts, skips and limits what comes back in Go. See docs/adr/0015.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-TAG = "cc10"  # part of the cached binary's name: a changed patch rebuilds
+TAG = "cc13"  # part of the cached binary's name: a changed patch rebuilds
 
 _ANCHOR = "\t\tswitch v := rootVal.(type) {\n\t\tcase *types.Document:\n"
 _INSERT = """\t\t// complaint-center patch: _id equality served by the primary-key B-tree index
@@ -240,6 +252,254 @@ _GIN = """\t\tif err = ccFieldIndexes(ctx, p, dbName, c.TableName, index.Key); e
 _TRACK = "func Track(obj any, token *Token) {\n\tcheckArgs(obj, token)\n"
 _UNTRACK = "func Untrack(obj any, token *Token) {\n\tcheckArgs(obj, token)\n"
 
+# Change 5: counts and pages of a filter pushed down whole (docs/adr/0015).
+_TOPN_GO = """// complaint-center patch: a filter pushed down whole is counted, and paged, by PostgreSQL
+// (docs/adr/0015).
+package postgresql
+
+import (
+\t"context"
+\t"fmt"
+\t"strings"
+
+\t"github.com/jackc/pgx/v5/pgxpool"
+
+\t"github.com/FerretDB/FerretDB/internal/backends/postgresql/metadata"
+\t"github.com/FerretDB/FerretDB/internal/types"
+\t"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+// ccType is the BSON type FerretDB records for a top-level field ('string', 'date', …; NULL when missing).
+func ccType(field string) string {
+\treturn fmt.Sprintf(`(%s->'$s'->'p'->%s->>'t')`, metadata.DefaultColumn, ccQuote(field))
+}
+
+// ccPlainField is a top-level field name that the patch writes into SQL.
+func ccPlainField(k string) bool {
+\treturn k != "" && !strings.HasPrefix(k, "$") && !strings.ContainsAny(k, ".\\x00")
+}
+
+// ccPlainString is a string pushed down as a literal.
+func ccPlainString(v any) bool {
+\ts, ok := v.(string)
+\treturn ok && ccValueLiteral(s) != ""
+}
+
+// ccExpected is, for a filter whose every condition is pushed down, what each selected document is when the SQL
+// selects exactly the documents the filter matches: its filtered fields are strings or booleans (not arrays
+// holding one, nor ObjectIds or binaries with the same text). ok is false when a condition is not pushed down.
+func ccExpected(filter *types.Document) (string, bool) {
+\tconds := []string{"true"}
+\tseen := make(map[string]bool, filter.Len())
+\tfor _, k := range filter.Keys() {
+\t\tif !ccPlainField(k) || seen[k] {
+\t\t\treturn "", false
+\t\t}
+\t\tseen[k] = true
+\t\tswitch v := must.NotFail(filter.Get(k)).(type) {
+\t\tcase string:
+\t\t\tif !ccPlainString(v) {
+\t\t\t\treturn "", false
+\t\t\t}
+\t\t\tconds = append(conds, ccType(k)+" = 'string'")
+\t\tcase bool:
+\t\t\tconds = append(conds, ccType(k)+" = 'bool'")
+\t\tcase *types.Document:
+\t\t\tif v.Len() != 1 {
+\t\t\t\treturn "", false
+\t\t\t}
+\t\t\tin, err := v.Get("$in")
+\t\t\tarr, ok := in.(*types.Array)
+\t\t\tif err != nil || !ok || arr.Len() == 0 || arr.Len() > 1000 {
+\t\t\t\treturn "", false
+\t\t\t}
+\t\t\tfor i := 0; i < arr.Len(); i++ {
+\t\t\t\tif !ccPlainString(must.NotFail(arr.Get(i))) {
+\t\t\t\t\treturn "", false
+\t\t\t\t}
+\t\t\t}
+\t\t\tconds = append(conds, ccType(k)+" = 'string'")
+\t\tdefault:
+\t\t\treturn "", false
+\t\t}
+\t}
+\treturn strings.Join(conds, " AND "), true
+}
+
+// ccOrder is an ORDER BY in MongoDB's order for documents whose sort fields are missing, null, strings (compared
+// byte by byte) or dates, and the condition that a document is such.
+func ccOrder(sort *types.Document) (string, string, bool) {
+\tif sort.Len() == 0 {
+\t\treturn "", "true", true
+\t}
+\tvar by, conds []string
+\tseen := make(map[string]bool, sort.Len())
+\tfor _, k := range sort.Keys() {
+\t\tif !ccPlainField(k) || seen[k] {
+\t\t\treturn "", "", false
+\t\t}
+\t\tseen[k] = true
+\t\tvar dir string
+\t\tswitch must.NotFail(sort.Get(k)) {
+\t\tcase int64(1):
+\t\tcase int64(-1):
+\t\t\tdir = " DESC"
+\t\tdefault:
+\t\t\treturn "", "", false
+\t\t}
+\t\tt, f, col := ccType(k), ccQuote(k), metadata.DefaultColumn
+\t\tby = append(by,
+\t\t\tfmt.Sprintf(`(CASE WHEN %[1]s IS NULL OR %[1]s = 'null' THEN 0 WHEN %[1]s = 'string' THEN 1 ELSE 2 END)%[2]s`,
+\t\t\t\tt, dir),
+\t\t\tfmt.Sprintf(`(CASE WHEN %[1]s = 'string' THEN %[3]s->>%[4]s END) COLLATE "C"%[2]s`, t, dir, col, f),
+\t\t\tfmt.Sprintf(`(CASE WHEN %[1]s = 'date' THEN %[3]s->%[4]s END)%[2]s`, t, dir, col, f),
+\t\t)
+\t\tconds = append(conds, fmt.Sprintf(`COALESCE(%s, 'null') IN ('null', 'string', 'date')`, t))
+\t}
+\treturn " ORDER BY " + strings.Join(by, ", "), strings.Join(conds, " AND "), true
+}
+
+// ccWhere is the WHERE clause's condition ("true" when there is none).
+func ccWhere(where string) string {
+\tif c := strings.TrimPrefix(where, " WHERE "); c != where {
+\t\treturn c
+\t}
+\treturn "true"
+}
+
+// ccTopN makes a SELECT of the documents a filter pushed down whole matches return the first n in the sort's
+// order: the matches are read once (a CTE, its WHERE planned once), then sorted, and the limit is lifted (NULL)
+// when one of them is not plain, so that FerretDB sorts them all as before. (An aggregate, not EXISTS: the planner
+// plans EXISTS for its first row, a scan of the table.)
+func ccTopN(selectWhere string, filter, sort *types.Document, n int64) (string, bool) {
+\texpected, ok := ccExpected(filter)
+\tif !ok {
+\t\treturn "", false
+\t}
+\torder, sorted, ok := ccOrder(sort)
+\tif !ok {
+\t\treturn "", false
+\t}
+\treturn fmt.Sprintf(
+\t\t`WITH m AS MATERIALIZED (%s) SELECT %s FROM m%s `+
+\t\t\t`LIMIT (SELECT CASE WHEN bool_or((%s AND %s) IS NOT TRUE) THEN NULL ELSE %d END FROM m)`,
+\t\tselectWhere, metadata.DefaultColumn, order, expected, sorted, n,
+\t), true
+}
+
+// ccCount counts the documents a filter pushed down whole matches; ok is false when it was not pushed down whole
+// or a selected document is not plain (FerretDB then counts as before).
+func ccCount(
+\tctx context.Context, p *pgxpool.Pool, table, where string, args []any, filter *types.Document,
+) (int64, bool, error) {
+\texpected, ok := ccExpected(filter)
+\tif !ok {
+\t\treturn 0, false, nil
+\t}
+\tq := fmt.Sprintf(`SELECT count(*), COALESCE(bool_or((%s) IS NOT TRUE), false) FROM %s WHERE %s`,
+\t\texpected, table, ccWhere(where))
+\tvar n int64
+\tvar odd bool
+\tif err := p.QueryRow(ctx, q, args...).Scan(&n, &odd); err != nil {
+\t\treturn 0, false, err
+\t}
+\treturn n, !odd, nil
+}
+"""
+_QP_OLD = "\tOnlyRecordIDs bool\n\tComment       string\n}\n"
+_QP_NEW = """\tOnlyRecordIDs bool
+\tComment       string
+
+\t// complaint-center patch (docs/adr/0015): hints the handler gives when it filters, sorts, skips and limits
+\t// what comes back anyway; the backend may use them only when the whole filter is pushed down exactly.
+\tCCSort  *types.Document // the find's sort: the first CCLimit documents in this order suffice
+\tCCLimit int64           // skip + limit of the find
+\tCCCount bool            // a count: the number of matches suffices (QueryResult.CCCounted)
+}
+"""
+_QR_OLD = "type QueryResult struct {\n\tIter types.DocumentsIterator\n}\n"
+_QR_NEW = """type QueryResult struct {
+\tIter types.DocumentsIterator
+
+\tCCCount   int64 // complaint-center patch: the number of matches, when CCCounted
+\tCCCounted bool
+}
+"""
+_EP_OLD = "type ExplainParams struct {\n\tFilter *types.Document\n\tSort   *types.Document\n\tLimit  int64\n}\n"
+_EP_NEW = """type ExplainParams struct {
+\tFilter *types.Document
+\tSort   *types.Document
+\tLimit  int64
+
+\tCCSort  *types.Document // complaint-center patch: as in QueryParams
+\tCCLimit int64
+}
+"""
+_PG_QUERY_OLD = "\tq += where\n\n\tsort, sortArgs := prepareOrderByClause(params.Sort)\n\n\tq += sort\n"
+_PG_QUERY_NEW = """\tq += where
+
+\t// complaint-center patch: a filter pushed down whole is counted, and paged, by PostgreSQL (docs/adr/0015)
+\tccTable := pgx.Identifier{c.dbName, meta.TableName}.Sanitize()
+\tif params.CCCount {
+\t\tn, ok, err := ccCount(ctx, p, ccTable, where, args, params.Filter)
+\t\tif err != nil {
+\t\t\treturn nil, lazyerrors.Error(err)
+\t\t}
+\t\tif ok {
+\t\t\tempty := newQueryIterator(ctx, nil, params.OnlyRecordIDs)
+\t\t\treturn &backends.QueryResult{Iter: empty, CCCount: n, CCCounted: true}, nil
+\t\t}
+\t}
+\tif params.CCLimit > 0 && params.Sort.Len() == 0 && params.Limit == 0 && !meta.Capped() {
+\t\tif top, ok := ccTopN(q, params.Filter, params.CCSort, params.CCLimit); ok {
+\t\t\tq = top
+\t\t}
+\t}
+
+\tsort, sortArgs := prepareOrderByClause(params.Sort)
+
+\tq += sort
+"""
+_PG_EXPLAIN_OLD = ("\tq += where\n\n\tsort, sortArgs := prepareOrderByClause(params.Sort)\n"
+                   "\tres.SortPushdown = sort != \"\"\n")
+_PG_EXPLAIN_NEW = """\tq += where
+
+\tif params.CCLimit > 0 && params.Sort.Len() == 0 && params.Limit == 0 && !meta.Capped() { // complaint-center patch
+\t\tconst explain = `EXPLAIN (VERBOSE true, FORMAT JSON) `
+\t\tif top, ok := ccTopN(strings.TrimPrefix(q, explain), params.Filter, params.CCSort, params.CCLimit); ok {
+\t\t\tq = explain + top
+\t\t\tres.SortPushdown, res.LimitPushdown = true, true
+\t\t}
+\t}
+
+\tsort, sortArgs := prepareOrderByClause(params.Sort)
+\tres.SortPushdown = res.SortPushdown || sort != ""
+"""
+_FIND_ANCHOR = "\t// Limit pushdown is not applied if:\n"
+_FIND_HINT = """\t// complaint-center patch: the whole filter pushed down, PostgreSQL may return the page alone (ADR 15)
+\tif !h.DisablePushdown && qp.Sort == nil && params.Limit > 0 && !cInfo.Capped() &&
+\t\tqp.Filter.Len() == params.Filter.Len() {
+\t\tqp.CCSort = params.Sort
+\t\tqp.CCLimit = params.Skip + params.Limit
+\t}
+
+"""
+_COUNT_OLD = "\tqueryRes, err := c.Query(connCtx, &qp)\n\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n"
+_COUNT_NEW = _COUNT_OLD + """
+\tif queryRes.CCCounted { // complaint-center patch: counted by PostgreSQL (docs/adr/0015)
+\t\tn := max(queryRes.CCCount-params.Skip, 0)
+\t\tif params.Limit > 0 {
+\t\t\tn = min(n, params.Limit)
+\t\t}
+\t\tqueryRes.Iter.Close()
+
+\t\treturn documentOpMsg(must.NotFail(types.NewDocument("n", int32(n), "ok", float64(1))))
+\t}
+"""
+_COUNT_HINT_OLD = "\tvar qp backends.QueryParams\n\tif !h.DisablePushdown {\n\t\tqp.Filter = params.Filter\n\t}\n"
+_COUNT_HINT_NEW = _COUNT_HINT_OLD.replace(
+    "\t\tqp.Filter = params.Filter\n", "\t\tqp.Filter = params.Filter\n\t\tqp.CCCount = true // complaint-center\n")
+
 
 def _replace(path: Path, old: str, new: str, count: int = 1) -> None:
     text = path.read_text()
@@ -269,6 +529,17 @@ def apply(src: Path) -> None:
     _replace(resource, _TRACK, _TRACK + "\n\treturn // patched: no lifetime tracking (docs/adr/0013)\n")
     _replace(resource, _UNTRACK, _UNTRACK + "\n\treturn // patched: no lifetime tracking (docs/adr/0013)\n")
     handler = src / "internal" / "handler"
+    (pg / "cc_topn.go").write_text(_TOPN_GO)
+    backends = src / "internal" / "backends" / "collection.go"
+    _replace(backends, _QP_OLD, _QP_NEW)
+    _replace(backends, _QR_OLD, _QR_NEW)
+    _replace(backends, _EP_OLD, _EP_NEW)
+    _replace(pg / "collection.go", _PG_QUERY_OLD, _PG_QUERY_NEW)
+    _replace(pg / "collection.go", _PG_EXPLAIN_OLD, _PG_EXPLAIN_NEW)
+    _insert_before(handler / "msg_find.go", _FIND_ANCHOR, _FIND_HINT)
+    _insert_before(handler / "msg_explain.go", _FIND_ANCHOR, _FIND_HINT)
+    _replace(handler / "msg_count.go", _COUNT_HINT_OLD, _COUNT_HINT_NEW)
+    _replace(handler / "msg_count.go", _COUNT_OLD, _COUNT_NEW)
     (handler / "cc_locks.go").write_text(_LOCKS_GO)
     for name in _WRITERS:
         _insert_before(handler / name, _WRITE_ANCHOR, _WRITE_LOCK)

@@ -311,6 +311,8 @@ def start_postgres(stack: Stack) -> bool:
         # documents over 2 KB (case records, books) are compressed on every write and read: LZ4 instead of the
         # default pglz costs a fraction of the CPU (docs/adr/0013)
         "-c", "default_toast_compression=lz4",
+        # short statements only: starting parallel workers (about 10 ms) cost more than a page's whole read
+        "-c", "max_parallel_workers_per_gather=0",
         # CC_PG_STATS=1: count every statement FerretDB sends (rows, time) for `python -m benchmarks.db_profile`
         *(["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all"]
           if os.environ.get("CC_PG_STATS") == "1" else []),

@@ -32,7 +32,6 @@ LIST_HIDE = {"due_sort": 0, "terms": 0, "phone_key": 0, "changed_at": 0, "change
 # chosen there and only its rows are read from `queue`. FerretDB v1 sorts and pages in Go after decoding every
 # matching document whole, so a region's page cost ~0.25 ms per KB of each open case's list entry (ADR 14).
 KEY_FIELDS = ("group_id", "estate_id", "status", "category", "channel", "needs_review", "received_at", "due_sort")
-ONE_PASS = 5000  # up to this many matches, a page and its total come from one read of their keys
 _KEYS_READY: set[str] = set()  # databases whose `queue_keys` are complete
 _KEYS_ASKED: dict[str, float] = {}  # database name -> when it was last asked (monotonic)
 CHANGE_SLOT_SECONDS = 10
@@ -150,6 +149,12 @@ async def _insert_new(coll: Any, rows: list[dict[str, Any]]) -> int:
         return exc.details.get("nInserted", 0)
 
 
+async def count(coll: Any, flt: dict[str, Any]) -> int:
+    """How many documents match: the `count` command, which FerretDB answers with PostgreSQL's count when every
+    condition is pushed down (docs/adr/0015); `count_documents` is an aggregation FerretDB runs by decoding each."""
+    return int((await coll.database.command("count", coll.name, query=flt))["n"])
+
+
 async def keys_ready(db: AsyncDatabase) -> bool:
     """Whether pages can be chosen from `queue_keys` (asked again at most once a minute until it is)."""
     if db.name in _KEYS_READY:
@@ -229,21 +234,17 @@ async def list_cases(db: AsyncDatabase, scope: Scope, *, estate_id: str | None =
     order = [("due_sort", 1), ("received_at", 1), ("_id", 1)]
     # the page is chosen among small documents, then only its rows are read
     if not q and not complainant and via_keys is not False and await keys_ready(db):
-        # one pass when the matches are few (an operator's queue): their ids in order give the total and the
-        # page; FerretDB decodes each match per pass, so a count and then the page cost twice as much
+        # the total and the page's ids from the small key documents (on FerretDB both are answered by PostgreSQL
+        # when every condition is an equality or `$in`: docs/adr/0015), then only the page's rows
         kf = _keys_filter(flt)
-        rows = await queue_keys(db).find(kf, {"_id": 1}).sort(order).limit(ONE_PASS + 1).to_list(None)
-        if len(rows) <= ONE_PASS:
-            total, rows = len(rows), rows[(page - 1) * page_size:page * page_size]
-        else:
-            total = await queue_keys(db).count_documents(kf)
-            rows = await queue_keys(db).find(kf, {"_id": 1}).sort(order).skip((page - 1) * page_size).limit(
-                page_size).to_list(None)
+        total = await count(queue_keys(db), kf)
+        rows = await queue_keys(db).find(kf, {"_id": 1}).sort(order).skip((page - 1) * page_size).limit(
+            page_size).to_list(None)
         ids = [r["_id"] for r in rows]
         found = {d["_id"]: d for d in await queue(db).find({"_id": {"$in": ids}}, LIST_HIDE).to_list(None)}
         items = [found[i] for i in ids if i in found]  # (one purged meanwhile is left out)
     else:
-        total = await queue(db).count_documents(flt)
+        total = await count(queue(db), flt)
         cursor = queue(db).find(flt, LIST_HIDE).sort(order)
         items = await cursor.skip((page - 1) * page_size).limit(page_size).to_list(None)
     for it in items:

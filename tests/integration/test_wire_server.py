@@ -9,10 +9,11 @@ terms.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from bson import ObjectId
+from bson import Binary, Int64, ObjectId
 
 from shared.mongo import make_client
 from shared.settings import ServiceSettings
@@ -140,6 +141,101 @@ async def test_equality_and_in_on_indexed_fields_are_served_by_an_index(coll, fl
         {"g": "g1", "e": f"e{d % 300}", "s": "waiting" if d % 100 == 0 else "open" if d % 7 == 0 else "closed"}[k]
         in (v["$in"] if isinstance(v, dict) else [v]) for k, v in flt.items())]
     assert sorted(x["d"] for x in await coll.find(flt).to_list(None)) == expected
+
+
+def _bson_rank(v: Any) -> tuple:
+    """MongoDB's sort order for the values these tests use: missing and null, numbers, strings, dates."""
+    if v is None:
+        return (0,)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return (1, v)
+    if isinstance(v, str):
+        return (2, v.encode())
+    if isinstance(v, datetime):
+        return (3, v)
+    raise AssertionError(v)
+
+
+def _page(docs: list[dict], flt: dict, order: list[tuple[str, int]], skip: int, limit: int) -> list[str]:
+    """What MongoDB returns: the matches (a field equal to the value, or an array holding it), sorted, paged."""
+    def matches(d: dict) -> bool:
+        for k, v in flt.items():
+            want = v["$in"] if isinstance(v, dict) else [v]
+            have = d.get(k)
+            held = have if isinstance(have, list) else [have]
+            if not any(type(h) is type(w) and h == w for h in held for w in want):
+                return False
+        return True
+
+    found = [d for d in docs if matches(d)]
+    for k, direction in reversed(order):
+        found.sort(key=lambda d: _bson_rank(d.get(k)), reverse=direction < 0)
+    return [d["_id"] for d in found][skip:skip + limit]
+
+
+PAGES = [({"g": "g1", "s": "waiting"}, [("due", 1), ("r", 1), ("_id", 1)], 0, 10),
+         ({"g": "g1", "s": "waiting"}, [("due", 1), ("r", 1), ("_id", 1)], 25, 10),
+         ({"g": "g1", "s": {"$in": ["open", "waiting"]}}, [("due", -1), ("_id", 1)], 5, 7),
+         ({"es": {"$in": ["e3|open", "e5|open"]}}, [("r", 1), ("_id", -1)], 0, 50),
+         ({"g": "g1", "flag": True}, [("_id", 1)], 3, 4),
+         ({"e": "AAAA"}, [("_id", 1)], 0, 5),
+         ({"g": "g1"}, [], 0, 3)]
+
+
+async def _pages_and_counts(coll, docs: list[dict]) -> None:
+    for flt, order, skip, limit in PAGES:
+        expected = _page(docs, flt, order, skip, limit)
+        cursor = coll.find(flt, {"_id": 1})
+        if order:
+            cursor = cursor.sort(order)
+        got = [d["_id"] for d in await cursor.skip(skip).limit(limit).to_list(None)]
+        if order:
+            assert got == expected, (flt, order)
+        else:  # no order: any `limit` of the matches
+            assert len(got) == len(expected) and set(got) <= set(_page(docs, flt, [], 0, 10 ** 6)), flt
+        total = len(_page(docs, flt, [], 0, 10 ** 6))
+        assert (await coll.database.command("count", coll.name, query=flt))["n"] == total, flt
+        assert (await coll.database.command("count", coll.name, query=flt, skip=2, limit=3))["n"] == max(
+            0, min(total - 2, 3)), flt
+        assert await coll.count_documents(flt) == total, flt
+
+
+async def test_pages_and_counts_of_whole_pushed_down_filters_are_mongodbs(coll):
+    """Change 5: PostgreSQL returns only the page, and counts, when the whole filter is pushed down; the answers
+    are MongoDB's, also when a selected document is not plain (an array holding the value, a number or a
+    string among the dates, a binary whose text is the string), where the page comes from FerretDB as before."""
+    await coll.create_index([("g", 1), ("s", 1), ("es", 1), ("e", 1), ("flag", 1)])
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    docs = [{"_id": f"c{i:04d}", "g": "g1", "s": ["waiting", "open", "closed"][i % 3], "e": f"e{i % 7}",
+             "es": f"e{i % 7}|{['waiting', 'open', 'closed'][i % 3]}", "flag": i % 5 == 0,
+             "r": base + timedelta(minutes=i * 37 % 500),
+             **({} if i % 11 == 0 else {"due": None} if i % 13 == 0 else
+                {"due": base + timedelta(hours=i * 7 % 90)})} for i in range(400)]
+    await coll.insert_many([dict(d) for d in docs])
+    await _pages_and_counts(coll, docs)
+    odd = [{"_id": "x-array", "g": "g1", "s": ["closed", "waiting"], "r": base, "due": base, "es": "x"},
+           {"_id": "x-number", "g": "g1", "s": "waiting", "r": base, "due": 5, "es": "x"},
+           {"_id": "x-string", "g": "g1", "s": "open", "r": base, "due": "soon", "es": "x"},
+           {"_id": "x-binary", "g": "g2", "s": "open", "r": base, "e": Binary(b"\x00\x00\x00")},  # text "AAAA"
+           {"_id": "x-text", "g": "g2", "s": "open", "r": base, "e": "AAAA"}]
+    await coll.insert_many([dict(d) for d in odd])
+    docs += [{**d, "e": None} if d["_id"] == "x-binary" else d for d in odd]  # (the reference ignores binaries)
+    await _pages_and_counts(coll, docs)
+
+
+async def test_a_page_of_a_whole_pushed_down_filter_is_limited_by_postgresql(coll):
+    await coll.create_index([("g", 1), ("s", 1)])
+    await coll.insert_many([{"_id": f"k{i}", "g": "g1", "s": "waiting" if i % 10 == 0 else "open", "d": i}
+                            for i in range(3000)])
+    find = {"find": coll.name, "filter": {"g": "g1", "s": "waiting"}, "sort": {"d": 1, "_id": 1},
+            "skip": Int64(20), "limit": Int64(10)}
+    explain = await coll.database.command("explain", find)
+    plan = explain.get("queryPlanner") or {}
+    if "Plan" not in plan:
+        pytest.skip("MongoDB: no FerretDB patch to check")
+    stages = _stages(plan)
+    assert "Limit" in stages and "Seq Scan" not in stages, stages
+    assert explain.get("sortPushdown") and explain.get("limitPushdown"), explain
 
 
 @pytest.fixture
