@@ -105,6 +105,17 @@ async def timed(fn) -> tuple[float, float, int]:
     return times[len(times) // 2], times[max(0, math.ceil(len(times) * 0.95) - 1)], len(times)
 
 
+async def page_decoded_in_go(db, scope: Scope, status: str) -> None:
+    """The baseline for FerretDB patch change 5, same run: the keys page as before it (ADR 14), its total and its
+    page counted and sorted by FerretDB decoding every match in Go. `due_sort: {$exists}` holds for every key and is
+    not pushed down, so the filter is not pushed down whole and PostgreSQL returns every match, as before."""
+    kf = {**queries._keys_filter({**scope.mongo_filter(), "status": status}), "due_sort": {"$exists": True}}
+    order = [("due_sort", 1), ("received_at", 1), ("_id", 1)]
+    await queries.queue_keys(db).count_documents(kf)
+    rows = await queries.queue_keys(db).find(kf, {"_id": 1}).sort(order).limit(50).to_list(None)
+    await queries.queue(db).find({"_id": {"$in": [r["_id"] for r in rows]}}, queries.LIST_HIDE).to_list(None)
+
+
 def cases(db) -> dict[str, Any]:
     rng = random.Random(7)
     group = Scope("g-big")
@@ -121,7 +132,10 @@ def cases(db) -> dict[str, Any]:
         "queue: one estate's operator, open cases": lambda: queries.list_cases(db, one, status="assigned"),
         "queue: region (60 estates), page 1": lambda: queries.list_cases(db, region, status="assigned"),
         "queue: whole group, waiting": lambda: queries.list_cases(db, group, status="waiting"),
-        # the baseline, same run: the page chosen from the list view itself (before ADR 14)
+        # the baselines, same run: every match decoded by FerretDB (before patch change 5, ADR 15); the page chosen
+        # from the list view itself (before ADR 14)
+        "  region page decoded in Go": lambda: page_decoded_in_go(db, region, "assigned"),
+        "  whole group waiting decoded in Go": lambda: page_decoded_in_go(db, group, "waiting"),
         "  region page from the list view": lambda: queries.list_cases(db, region, status="assigned",
                                                                          via_keys=False),
         "  whole group waiting from the list view": lambda: queries.list_cases(db, group, status="waiting",

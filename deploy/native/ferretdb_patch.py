@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TAG = "cc13"  # part of the cached binary's name: a changed patch rebuilds
+TAG = "cc15"  # part of the cached binary's name: a changed patch rebuilds
 
 _ANCHOR = "\t\tswitch v := rootVal.(type) {\n\t\tcase *types.Document:\n"
 _INSERT = """\t\t// complaint-center patch: _id equality served by the primary-key B-tree index
@@ -260,6 +260,7 @@ package postgresql
 import (
 \t"context"
 \t"fmt"
+\t"sort"
 \t"strings"
 
 \t"github.com/jackc/pgx/v5/pgxpool"
@@ -279,68 +280,143 @@ func ccPlainField(k string) bool {
 \treturn k != "" && !strings.HasPrefix(k, "$") && !strings.ContainsAny(k, ".\\x00")
 }
 
-// ccPlainString is a string pushed down as a literal.
+// ccPlainString is a string written into SQL as a literal.
 func ccPlainString(v any) bool {
 \ts, ok := v.(string)
 \treturn ok && ccValueLiteral(s) != ""
 }
 
-// ccExpected is, for a filter whose every condition is pushed down, what each selected document is when the SQL
-// selects exactly the documents the filter matches: its filtered fields are strings or booleans (not arrays
-// holding one, nor ObjectIds or binaries with the same text). ok is false when a condition is not pushed down.
-func ccExpected(filter *types.Document) (string, bool) {
-\tconds := []string{"true"}
+// ccLeaf is `field = value` as containment (an array holding the value matches, as in MongoDB); `_id` by the
+// primary key's B-tree (an _id is never an array).
+func ccLeaf(k string, v any) string {
+\tif k == "_id" {
+\t\treturn fmt.Sprintf(`%s->'_id' = %s`, metadata.DefaultColumn, ccValueLiteral(v))
+\t}
+\treturn fmt.Sprintf(`%s->%s @> %s`, metadata.DefaultColumn, ccQuote(k), ccValueLiteral(v))
+}
+
+// ccPlain is what a field compared with values of type t is in a plain document: missing, of type t, or an array
+// of only such values. Containment cannot tell a string from an ObjectId, binary or regex with the same text, nor
+// tell `true` inside an array of mixed types; a document where this fails is not plain.
+func ccPlain(k, t string) string {
+\tft := ccType(k)
+\treturn fmt.Sprintf(`(%[1]s IS NULL OR %[1]s = '%[2]s' OR `+
+\t\t`(%[1]s = 'array' AND (%[3]s->'$s'->'p'->%[4]s->'i') <@ '[{"t": "%[2]s"}]'))`,
+\t\tft, t, metadata.DefaultColumn, ccQuote(k))
+}
+
+// ccExact is SQL that selects exactly the documents a filter matches, when they are plain (guards, each true for a
+// plain document), for filters made of: a plain top-level field equal to a string or a boolean, `$in` of strings,
+// and `$and`/`$or` of such filters. Every condition only ever selects a superset, so the SQL selects a superset of
+// the matches for any document. ok is false for any other filter.
+func ccExact(filter *types.Document, guards map[string]bool, depth int) (string, bool) {
+\tif depth > 8 {
+\t\treturn "", false
+\t}
+\tvar parts []string
 \tseen := make(map[string]bool, filter.Len())
 \tfor _, k := range filter.Keys() {
-\t\tif !ccPlainField(k) || seen[k] {
+\t\tif seen[k] {
 \t\t\treturn "", false
 \t\t}
 \t\tseen[k] = true
-\t\tswitch v := must.NotFail(filter.Get(k)).(type) {
+\t\tv := must.NotFail(filter.Get(k))
+\t\tif k == "$and" || k == "$or" {
+\t\t\tarr, ok := v.(*types.Array)
+\t\t\tif !ok || arr.Len() == 0 || arr.Len() > 100 {
+\t\t\t\treturn "", false
+\t\t\t}
+\t\t\tsubs := make([]string, 0, arr.Len())
+\t\t\tfor i := 0; i < arr.Len(); i++ {
+\t\t\t\td, ok := must.NotFail(arr.Get(i)).(*types.Document)
+\t\t\t\tif !ok {
+\t\t\t\t\treturn "", false
+\t\t\t\t}
+\t\t\t\tsub, ok := ccExact(d, guards, depth+1)
+\t\t\t\tif !ok {
+\t\t\t\t\treturn "", false
+\t\t\t\t}
+\t\t\t\tsubs = append(subs, "("+sub+")")
+\t\t\t}
+\t\t\top := " AND "
+\t\t\tif k == "$or" {
+\t\t\t\top = " OR "
+\t\t\t}
+\t\t\tparts = append(parts, "("+strings.Join(subs, op)+")")
+\t\t\tcontinue
+\t\t}
+\t\tif !ccPlainField(k) {
+\t\t\treturn "", false
+\t\t}
+\t\tswitch v := v.(type) {
 \t\tcase string:
 \t\t\tif !ccPlainString(v) {
 \t\t\t\treturn "", false
 \t\t\t}
-\t\t\tconds = append(conds, ccType(k)+" = 'string'")
+\t\t\tparts = append(parts, ccLeaf(k, v))
+\t\t\tguards[ccPlain(k, "string")] = true
 \t\tcase bool:
-\t\t\tconds = append(conds, ccType(k)+" = 'bool'")
-\t\tcase *types.Document:
-\t\t\tif v.Len() != 1 {
+\t\t\tif k == "_id" {
 \t\t\t\treturn "", false
 \t\t\t}
+\t\t\tparts = append(parts, ccLeaf(k, v))
+\t\t\tguards[ccPlain(k, "bool")] = true
+\t\tcase *types.Document:
 \t\t\tin, err := v.Get("$in")
 \t\t\tarr, ok := in.(*types.Array)
-\t\t\tif err != nil || !ok || arr.Len() == 0 || arr.Len() > 1000 {
+\t\t\tif v.Len() != 1 || err != nil || !ok || arr.Len() == 0 || arr.Len() > 1000 {
 \t\t\t\treturn "", false
 \t\t\t}
+\t\t\tors := make([]string, 0, arr.Len())
 \t\t\tfor i := 0; i < arr.Len(); i++ {
-\t\t\t\tif !ccPlainString(must.NotFail(arr.Get(i))) {
+\t\t\t\te := must.NotFail(arr.Get(i))
+\t\t\t\tif !ccPlainString(e) {
 \t\t\t\t\treturn "", false
 \t\t\t\t}
+\t\t\t\tors = append(ors, ccLeaf(k, e))
 \t\t\t}
-\t\t\tconds = append(conds, ccType(k)+" = 'string'")
+\t\t\tparts = append(parts, "("+strings.Join(ors, " OR ")+")")
+\t\t\tguards[ccPlain(k, "string")] = true
 \t\tdefault:
 \t\t\treturn "", false
 \t\t}
 \t}
-\treturn strings.Join(conds, " AND "), true
+\tif len(parts) == 0 {
+\t\treturn "true", true
+\t}
+\treturn strings.Join(parts, " AND "), true
+}
+
+// ccFilter is ccExact for a whole filter, with its guards as one condition.
+func ccFilter(filter *types.Document) (string, string, bool) {
+\tguards := map[string]bool{}
+\twhere, ok := ccExact(filter, guards, 0)
+\tif !ok {
+\t\treturn "", "", false
+\t}
+\tall := []string{"true"}
+\tfor g := range guards {
+\t\tall = append(all, g)
+\t}
+\tsort.Strings(all)
+\treturn where, strings.Join(all, " AND "), true
 }
 
 // ccOrder is an ORDER BY in MongoDB's order for documents whose sort fields are missing, null, strings (compared
 // byte by byte) or dates, and the condition that a document is such.
-func ccOrder(sort *types.Document) (string, string, bool) {
-\tif sort.Len() == 0 {
+func ccOrder(sortDoc *types.Document) (string, string, bool) {
+\tif sortDoc.Len() == 0 {
 \t\treturn "", "true", true
 \t}
 \tvar by, conds []string
-\tseen := make(map[string]bool, sort.Len())
-\tfor _, k := range sort.Keys() {
+\tseen := make(map[string]bool, sortDoc.Len())
+\tfor _, k := range sortDoc.Keys() {
 \t\tif !ccPlainField(k) || seen[k] {
 \t\t\treturn "", "", false
 \t\t}
 \t\tseen[k] = true
 \t\tvar dir string
-\t\tswitch must.NotFail(sort.Get(k)) {
+\t\tswitch must.NotFail(sortDoc.Get(k)) {
 \t\tcase int64(1):
 \t\tcase int64(-1):
 \t\t\tdir = " DESC"
@@ -359,48 +435,38 @@ func ccOrder(sort *types.Document) (string, string, bool) {
 \treturn " ORDER BY " + strings.Join(by, ", "), strings.Join(conds, " AND "), true
 }
 
-// ccWhere is the WHERE clause's condition ("true" when there is none).
-func ccWhere(where string) string {
-\tif c := strings.TrimPrefix(where, " WHERE "); c != where {
-\t\treturn c
-\t}
-\treturn "true"
-}
-
-// ccTopN makes a SELECT of the documents a filter pushed down whole matches return the first n in the sort's
+// ccTopN is a SELECT (selectClause: up to FROM) that returns the first n documents a filter matches in the sort's
 // order: the matches are read once (a CTE, its WHERE planned once), then sorted, and the limit is lifted (NULL)
-// when one of them is not plain, so that FerretDB sorts them all as before. (An aggregate, not EXISTS: the planner
-// plans EXISTS for its first row, a scan of the table.)
-func ccTopN(selectWhere string, filter, sort *types.Document, n int64) (string, bool) {
-\texpected, ok := ccExpected(filter)
+// when one of them is not plain, so that FerretDB filters and sorts them all as before. (An aggregate, not EXISTS:
+// the planner plans EXISTS for its first row, a scan of the table.)
+func ccTopN(selectClause string, filter, sortDoc *types.Document, n int64) (string, bool) {
+\twhere, plain, ok := ccFilter(filter)
 \tif !ok {
 \t\treturn "", false
 \t}
-\torder, sorted, ok := ccOrder(sort)
+\torder, sorted, ok := ccOrder(sortDoc)
 \tif !ok {
 \t\treturn "", false
 \t}
 \treturn fmt.Sprintf(
-\t\t`WITH m AS MATERIALIZED (%s) SELECT %s FROM m%s `+
+\t\t`WITH m AS MATERIALIZED (%s WHERE %s) SELECT %s FROM m%s `+
 \t\t\t`LIMIT (SELECT CASE WHEN bool_or((%s AND %s) IS NOT TRUE) THEN NULL ELSE %d END FROM m)`,
-\t\tselectWhere, metadata.DefaultColumn, order, expected, sorted, n,
+\t\tselectClause, where, metadata.DefaultColumn, order, plain, sorted, n,
 \t), true
 }
 
-// ccCount counts the documents a filter pushed down whole matches; ok is false when it was not pushed down whole
-// or a selected document is not plain (FerretDB then counts as before).
-func ccCount(
-\tctx context.Context, p *pgxpool.Pool, table, where string, args []any, filter *types.Document,
-) (int64, bool, error) {
-\texpected, ok := ccExpected(filter)
+// ccCount counts the documents a filter matches; ok is false when the filter is not one ccExact takes or a
+// selected document is not plain (FerretDB then counts as before).
+func ccCount(ctx context.Context, p *pgxpool.Pool, table string, filter *types.Document) (int64, bool, error) {
+\twhere, plain, ok := ccFilter(filter)
 \tif !ok {
 \t\treturn 0, false, nil
 \t}
 \tq := fmt.Sprintf(`SELECT count(*), COALESCE(bool_or((%s) IS NOT TRUE), false) FROM %s WHERE %s`,
-\t\texpected, table, ccWhere(where))
+\t\tplain, table, where)
 \tvar n int64
 \tvar odd bool
-\tif err := p.QueryRow(ctx, q, args...).Scan(&n, &odd); err != nil {
+\tif err := p.QueryRow(ctx, q).Scan(&n, &odd); err != nil {
 \t\treturn 0, false, err
 \t}
 \treturn n, !odd, nil
@@ -441,7 +507,7 @@ _PG_QUERY_NEW = """\tq += where
 \t// complaint-center patch: a filter pushed down whole is counted, and paged, by PostgreSQL (docs/adr/0015)
 \tccTable := pgx.Identifier{c.dbName, meta.TableName}.Sanitize()
 \tif params.CCCount {
-\t\tn, ok, err := ccCount(ctx, p, ccTable, where, args, params.Filter)
+\t\tn, ok, err := ccCount(ctx, p, ccTable, params.Filter)
 \t\tif err != nil {
 \t\t\treturn nil, lazyerrors.Error(err)
 \t\t}
@@ -451,8 +517,9 @@ _PG_QUERY_NEW = """\tq += where
 \t\t}
 \t}
 \tif params.CCLimit > 0 && params.Sort.Len() == 0 && params.Limit == 0 && !meta.Capped() {
-\t\tif top, ok := ccTopN(q, params.Filter, params.CCSort, params.CCLimit); ok {
+\t\tif top, ok := ccTopN(strings.TrimSuffix(q, where), params.Filter, params.CCSort, params.CCLimit); ok {
 \t\t\tq = top
+\t\t\targs = nil // the patch's SQL holds its values as literals
 \t\t}
 \t}
 
@@ -466,8 +533,10 @@ _PG_EXPLAIN_NEW = """\tq += where
 
 \tif params.CCLimit > 0 && params.Sort.Len() == 0 && params.Limit == 0 && !meta.Capped() { // complaint-center patch
 \t\tconst explain = `EXPLAIN (VERBOSE true, FORMAT JSON) `
-\t\tif top, ok := ccTopN(strings.TrimPrefix(q, explain), params.Filter, params.CCSort, params.CCLimit); ok {
+\t\tsel := strings.TrimSuffix(strings.TrimPrefix(q, explain), where)
+\t\tif top, ok := ccTopN(sel, params.Filter, params.CCSort, params.CCLimit); ok {
 \t\t\tq = explain + top
+\t\t\targs = nil
 \t\t\tres.SortPushdown, res.LimitPushdown = true, true
 \t\t}
 \t}

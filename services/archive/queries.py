@@ -215,10 +215,12 @@ async def list_cases(db: AsyncDatabase, scope: Scope, *, estate_id: str | None =
     if q:
         words = query_terms(q)
         if words:
-            flt["$and"] = [{"$or": [{"terms": w}, {"terms": {"$all": list(dict.fromkeys(w))}}]} if len(w) > 1
-                           else {"terms": w} for w in words]
+            # each word, or (segmented differently) all of its characters; equalities only, so that the patched
+            # FerretDB counts and pages a search in PostgreSQL (docs/adr/0015)
+            flt["$and"] = [{"$or": [{"terms": w}, {"$and": [{"terms": c} for c in dict.fromkeys(w)]}]}
+                           if len(w) > 1 else {"terms": w} for w in words]
             # every match holds the longest word or its first character: a top-level condition the terms index
-            # serves on every server (FerretDB v1 pushes `$in` down, never `$and`/`$or`), the rest is checked after
+            # serves on every server (FerretDB v1 itself pushes `$in` down, never `$and`/`$or`)
             longest = max(words, key=len)
             flt["terms"] = {"$in": list(dict.fromkeys([longest, longest[0]]))}
     if estate_id is not None:

@@ -8,6 +8,7 @@ terms.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -158,8 +159,12 @@ def _bson_rank(v: Any) -> tuple:
 
 def _page(docs: list[dict], flt: dict, order: list[tuple[str, int]], skip: int, limit: int) -> list[str]:
     """What MongoDB returns: the matches (a field equal to the value, or an array holding it), sorted, paged."""
-    def matches(d: dict) -> bool:
-        for k, v in flt.items():
+    def matches(d: dict, f: dict) -> bool:
+        for k, v in f.items():
+            if k in ("$and", "$or"):
+                if not (all if k == "$and" else any)(matches(d, sub) for sub in v):
+                    return False
+                continue
             want = v["$in"] if isinstance(v, dict) else [v]
             have = d.get(k)
             held = have if isinstance(have, list) else [have]
@@ -167,7 +172,7 @@ def _page(docs: list[dict], flt: dict, order: list[tuple[str, int]], skip: int, 
                 return False
         return True
 
-    found = [d for d in docs if matches(d)]
+    found = [d for d in docs if matches(d, flt)]
     for k, direction in reversed(order):
         found.sort(key=lambda d: _bson_rank(d.get(k)), reverse=direction < 0)
     return [d["_id"] for d in found][skip:skip + limit]
@@ -179,6 +184,10 @@ PAGES = [({"g": "g1", "s": "waiting"}, [("due", 1), ("r", 1), ("_id", 1)], 0, 10
          ({"es": {"$in": ["e3|open", "e5|open"]}}, [("r", 1), ("_id", -1)], 0, 50),
          ({"g": "g1", "flag": True}, [("_id", 1)], 3, 4),
          ({"e": "AAAA"}, [("_id", 1)], 0, 5),
+         # a two-word search as the archive asks it: each word, or all of its characters
+         ({"g": "g1", "$and": [{"$or": [{"t": "漏水"}, {"$and": [{"t": "漏"}, {"t": "水"}]}]}, {"t": "电梯"}]},
+          [("due", 1), ("r", 1), ("_id", 1)], 0, 10),
+         ({"$or": [{"s": "closed"}, {"t": "漏水", "flag": True}]}, [("r", -1), ("_id", 1)], 10, 10),
          ({"g": "g1"}, [], 0, 3)]
 
 
@@ -202,13 +211,15 @@ async def _pages_and_counts(coll, docs: list[dict]) -> None:
 
 async def test_pages_and_counts_of_whole_pushed_down_filters_are_mongodbs(coll):
     """Change 5: PostgreSQL returns only the page, and counts, when the whole filter is pushed down; the answers
-    are MongoDB's, also when a selected document is not plain (an array holding the value, a number or a
-    string among the dates, a binary whose text is the string), where the page comes from FerretDB as before."""
+    are MongoDB's, for `$and`/`$or` of equalities and arrays of strings too, also when a selected document is not
+    plain (an array holding the value among other types, a regex with the string's text, a number or a string
+    among the dates, a binary whose text is the string), where the page comes from FerretDB as before."""
     await coll.create_index([("g", 1), ("s", 1), ("es", 1), ("e", 1), ("flag", 1)])
     base = datetime(2026, 11, 1, tzinfo=UTC)
     docs = [{"_id": f"c{i:04d}", "g": "g1", "s": ["waiting", "open", "closed"][i % 3], "e": f"e{i % 7}",
              "es": f"e{i % 7}|{['waiting', 'open', 'closed'][i % 3]}", "flag": i % 5 == 0,
              "r": base + timedelta(minutes=i * 37 % 500),
+             "t": [["漏水", "漏", "水", "电梯"], ["漏", "水", "电梯"], ["电梯", "漏"], ["漏水"], []][i % 5],
              **({} if i % 11 == 0 else {"due": None} if i % 13 == 0 else
                 {"due": base + timedelta(hours=i * 7 % 90)})} for i in range(400)]
     await coll.insert_many([dict(d) for d in docs])
@@ -217,7 +228,9 @@ async def test_pages_and_counts_of_whole_pushed_down_filters_are_mongodbs(coll):
            {"_id": "x-number", "g": "g1", "s": "waiting", "r": base, "due": 5, "es": "x"},
            {"_id": "x-string", "g": "g1", "s": "open", "r": base, "due": "soon", "es": "x"},
            {"_id": "x-binary", "g": "g2", "s": "open", "r": base, "e": Binary(b"\x00\x00\x00")},  # text "AAAA"
-           {"_id": "x-text", "g": "g2", "s": "open", "r": base, "e": "AAAA"}]
+           {"_id": "x-text", "g": "g2", "s": "open", "r": base, "e": "AAAA"},
+           {"_id": "x-mixed", "g": "g1", "s": "closed", "r": base, "t": ["漏水", 7, "电梯"]},  # not all strings
+           {"_id": "x-regex", "g": "g1", "s": "closed", "r": base, "t": [re.compile("电梯"), "漏水"]}]
     await coll.insert_many([dict(d) for d in odd])
     docs += [{**d, "e": None} if d["_id"] == "x-binary" else d for d in odd]  # (the reference ignores binaries)
     await _pages_and_counts(coll, docs)
