@@ -33,17 +33,18 @@ developers) records a stack trace into a pprof profile and sets a finalizer on e
 connection pool object it makes, several per command: 5 % of the server's CPU in the pipeline benchmark. The
 patch makes Track and Untrack return after checking their arguments. See docs/adr/0013.
 
-5. A whole filter pushed down answers counts and pages in PostgreSQL. FerretDB v1 decodes every document a
+5. A filter pushed down whole answers counts and pages in PostgreSQL. FerretDB v1 decodes every document a
 filter's SQL selects, then sorts, skips and limits in Go, and counts by decoding too: a page of the whole
-group's waiting cases decoded all of them twice (a count, then the page). When every condition of a filter
-is one the patch pushes down (a plain top-level field equal to a string or a boolean, or `$in` of strings) and
-the sort names plain top-level fields, `find` with a limit asks PostgreSQL for the first skip+limit rows in
-the sort's order (`ORDER BY` a BSON type rank, then the string in byte order or the date), and `count` asks it
-for `count(*)`. Both hold only when the selected documents are of the expected types (a filtered field is a
-string or boolean, not an array holding one nor an ObjectId or binary with the same text; a sort field is
-missing, null, a string or a date): the same statement checks that, and if any selected document is not
-plain, the limit is lifted (`LIMIT NULL`) and the count left to FerretDB, as before. FerretDB still filters,
-sorts, skips and limits what comes back in Go. See docs/adr/0015.
+group's waiting cases decoded all of them twice (a count, then the page). When a filter is made only of plain
+top-level fields equal to a string or a boolean, `$in` of strings, and `$and`/`$or` of such filters, and the sort
+names plain top-level fields, the patch writes the filter as SQL of its own (containment, values as literals),
+and `find` with a limit asks PostgreSQL for the first skip+limit rows in the sort's order (`ORDER BY` a BSON type
+rank, then the string in byte order or the date), `count` for `count(*)`. That SQL selects exactly the matches
+of plain documents, those whose compared fields are missing, of the compared type, or arrays of only that type
+(containment cannot tell a string from an ObjectId, binary or regex with the same text); the same statement
+checks every selected document against FerretDB's own type record, and if one is not plain, the limit is lifted
+(`LIMIT NULL`) and the count left to FerretDB, as before. For any document the SQL selects a superset of the
+matches, and FerretDB still filters, sorts, skips and limits what comes back in Go. See docs/adr/0015.
 """
 
 from __future__ import annotations
