@@ -313,6 +313,9 @@ def start_postgres(stack: Stack) -> bool:
         "-c", "default_toast_compression=lz4",
         # short statements only: starting parallel workers (about 10 ms) cost more than a page's whole read
         "-c", "max_parallel_workers_per_gather=0",
+        # no JIT compiling (about 15 ms a statement once a search's cost passes its threshold), and bitmaps of a
+        # search's matches kept exact (lossy pages at 4 MB made it recheck every row of 99,000 pages)
+        "-c", "jit=off", "-c", "work_mem=16MB",
         # CC_PG_STATS=1: count every statement FerretDB sends (rows, time) for `python -m benchmarks.db_profile`
         *(["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all"]
           if os.environ.get("CC_PG_STATS") == "1" else []),
