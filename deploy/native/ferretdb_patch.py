@@ -51,7 +51,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TAG = "cc15"  # part of the cached binary's name: a changed patch rebuilds
+TAG = "cc16"  # part of the cached binary's name: a changed patch rebuilds
 
 _ANCHOR = "\t\tswitch v := rootVal.(type) {\n\t\tcase *types.Document:\n"
 _INSERT = """\t\t// complaint-center patch: _id equality served by the primary-key B-tree index
@@ -546,8 +546,9 @@ _PG_EXPLAIN_NEW = """\tq += where
 \tres.SortPushdown = res.SortPushdown || sort != ""
 """
 _FIND_ANCHOR = "\t// Limit pushdown is not applied if:\n"
-_FIND_HINT = """\t// complaint-center patch: the whole filter pushed down, PostgreSQL may return the page alone (ADR 15)
-\tif !h.DisablePushdown && qp.Sort == nil && params.Limit > 0 && !cInfo.Capped() &&
+_FIND_HINT = """\t// complaint-center patch: the whole filter pushed down, PostgreSQL may return the sorted page
+\t// (ADR 15); not a find without a sort (a find_one by key), whose statement with a placeholder is cached once
+\tif !h.DisablePushdown && qp.Sort == nil && params.Sort.Len() > 0 && params.Limit > 0 && !cInfo.Capped() &&
 \t\tqp.Filter.Len() == params.Filter.Len() {
 \t\tqp.CCSort = params.Sort
 \t\tqp.CCLimit = params.Skip + params.Limit
