@@ -51,7 +51,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TAG = "cc16"  # part of the cached binary's name: a changed patch rebuilds
+TAG = "cc17"  # part of the cached binary's name: a changed patch rebuilds
 
 _ANCHOR = "\t\tswitch v := rootVal.(type) {\n\t\tcase *types.Document:\n"
 _INSERT = """\t\t// complaint-center patch: _id equality served by the primary-key B-tree index
@@ -293,7 +293,8 @@ func ccLeaf(k string, v any) string {
 \tif k == "_id" {
 \t\treturn fmt.Sprintf(`%s->'_id' = %s`, metadata.DefaultColumn, ccValueLiteral(v))
 \t}
-\treturn fmt.Sprintf(`%s->%s @> %s`, metadata.DefaultColumn, ccQuote(k), ccValueLiteral(v))
+\tf, _ := ccFilterEqual(nil, k, v, "->") // a plain field and value: written as literals (change 3)
+\treturn f
 }
 
 // ccPlain is what a field compared with values of type t is in a plain document: missing, of type t, or an array
@@ -456,6 +457,17 @@ func ccTopN(selectClause string, filter, sortDoc *types.Document, n int64) (stri
 \t), true
 }
 
+// ccPage is ccTopN for a find whose handler asked for a page (ccLimit), when FerretDB's own sort and limit are
+// not pushed down and the collection is not capped.
+func ccPage(sel string, filter, ccSort *types.Document, ccLimit int64, sortDoc *types.Document, limit int64,
+\tcapped bool,
+) (string, bool) {
+\tif ccLimit <= 0 || sortDoc.Len() != 0 || limit != 0 || capped {
+\t\treturn "", false
+\t}
+\treturn ccTopN(sel, filter, ccSort, ccLimit)
+}
+
 // ccCount counts the documents a filter matches; ok is false when the filter is not one ccExact takes or a
 // selected document is not plain (FerretDB then counts as before).
 func ccCount(ctx context.Context, p *pgxpool.Pool, table string, filter *types.Document) (int64, bool, error) {
@@ -506,9 +518,8 @@ _PG_QUERY_OLD = "\tq += where\n\n\tsort, sortArgs := prepareOrderByClause(params
 _PG_QUERY_NEW = """\tq += where
 
 \t// complaint-center patch: a filter pushed down whole is counted, and paged, by PostgreSQL (docs/adr/0015)
-\tccTable := pgx.Identifier{c.dbName, meta.TableName}.Sanitize()
 \tif params.CCCount {
-\t\tn, ok, err := ccCount(ctx, p, ccTable, params.Filter)
+\t\tn, ok, err := ccCount(ctx, p, pgx.Identifier{c.dbName, meta.TableName}.Sanitize(), params.Filter)
 \t\tif err != nil {
 \t\t\treturn nil, lazyerrors.Error(err)
 \t\t}
@@ -517,11 +528,10 @@ _PG_QUERY_NEW = """\tq += where
 \t\t\treturn &backends.QueryResult{Iter: empty, CCCount: n, CCCounted: true}, nil
 \t\t}
 \t}
-\tif params.CCLimit > 0 && params.Sort.Len() == 0 && params.Limit == 0 && !meta.Capped() {
-\t\tif top, ok := ccTopN(strings.TrimSuffix(q, where), params.Filter, params.CCSort, params.CCLimit); ok {
-\t\t\tq = top
-\t\t\targs = nil // the patch's SQL holds its values as literals
-\t\t}
+\tsel := strings.TrimSuffix(q, where)
+\ttop, ok := ccPage(sel, params.Filter, params.CCSort, params.CCLimit, params.Sort, params.Limit, meta.Capped())
+\tif ok {
+\t\tq, args = top, nil // the patch's SQL holds its values as literals
 \t}
 
 \tsort, sortArgs := prepareOrderByClause(params.Sort)
@@ -532,14 +542,12 @@ _PG_EXPLAIN_OLD = ("\tq += where\n\n\tsort, sortArgs := prepareOrderByClause(par
                    "\tres.SortPushdown = sort != \"\"\n")
 _PG_EXPLAIN_NEW = """\tq += where
 
-\tif params.CCLimit > 0 && params.Sort.Len() == 0 && params.Limit == 0 && !meta.Capped() { // complaint-center patch
-\t\tconst explain = `EXPLAIN (VERBOSE true, FORMAT JSON) `
-\t\tsel := strings.TrimSuffix(strings.TrimPrefix(q, explain), where)
-\t\tif top, ok := ccTopN(sel, params.Filter, params.CCSort, params.CCLimit); ok {
-\t\t\tq = explain + top
-\t\t\targs = nil
-\t\t\tres.SortPushdown, res.LimitPushdown = true, true
-\t\t}
+\tconst explain = `EXPLAIN (VERBOSE true, FORMAT JSON) ` // complaint-center patch (docs/adr/0015)
+\tsel := strings.TrimSuffix(strings.TrimPrefix(q, explain), where)
+\ttop, ok := ccPage(sel, params.Filter, params.CCSort, params.CCLimit, params.Sort, params.Limit, meta.Capped())
+\tif ok {
+\t\tq, args = explain+top, nil
+\t\tres.SortPushdown, res.LimitPushdown = true, true
 \t}
 
 \tsort, sortArgs := prepareOrderByClause(params.Sort)
