@@ -244,11 +244,13 @@ async def test_a_page_of_a_whole_pushed_down_filter_is_limited_by_postgresql(col
             "skip": Int64(20), "limit": Int64(10)}
     explain = await coll.database.command("explain", find)
     plan = explain.get("queryPlanner") or {}
-    if "Plan" not in plan:
-        pytest.skip("MongoDB: no FerretDB patch to check")
     stages = _stages(plan)
-    assert "Limit" in stages and "Seq Scan" not in stages, stages
-    assert explain.get("sortPushdown") and explain.get("limitPushdown"), explain
+    assert stages, explain
+    if "Plan" in plan:  # FerretDB on PostgreSQL: the patch's LIMIT, served by the index
+        assert "Limit" in stages and "Seq Scan" not in stages, stages
+        assert explain.get("sortPushdown") and explain.get("limitPushdown"), explain
+    else:  # MongoDB: an index scan
+        assert "COLLSCAN" not in stages, stages
 
 
 @pytest.fixture
