@@ -316,6 +316,10 @@ def start_postgres(stack: Stack) -> bool:
         # no JIT compiling (about 15 ms a statement once a search's cost passes its threshold), and bitmaps of a
         # search's matches kept exact (lossy pages at 4 MB made it recheck every row of 99,000 pages)
         "-c", "jit=off", "-c", "work_mem=16MB",
+        # flash storage: a page read at random costs about what a page read in sequence does. At 4 (spinning
+        # disks) a table of a few hundred case records is scanned whole instead of through its _id index, and
+        # every row's _id is then read out of its 7 KB compressed document (3.4 ms a look-up, docs/adr/0016)
+        "-c", "random_page_cost=1.1",
         # CC_PG_STATS=1: count every statement FerretDB sends (rows, time) for `python -m benchmarks.db_profile`
         *(["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all"]
           if os.environ.get("CC_PG_STATS") == "1" else []),
@@ -323,6 +327,14 @@ def start_postgres(stack: Stack) -> bool:
     wait_for(lambda: port_open(stack.pg_port), 60, "postgres", proc)
     log(f"postgresql up on 127.0.0.1:{stack.pg_port}")
     return True
+
+
+def ferretdb_env() -> dict[str, str]:
+    """FerretDB's environment: Go's collector tuned (GOGC, unless set by the caller)."""
+    return {**os.environ, "GOGC": os.environ.get("GOGC", FERRETDB_GOGC)}
+
+
+FERRETDB_GOGC = "400"
 
 
 def start_ferretdb(stack: Stack) -> None:
@@ -338,10 +350,14 @@ def start_ferretdb(stack: Stack) -> None:
         data = stack.run_dir / "ferretdb"
         data.mkdir(parents=True, exist_ok=True)
         backend = ["--handler=sqlite", f"--sqlite-url=file:{data}/"]
+    # GOGC=400: FerretDB's live heap is small (tens of MB) and every request decodes whole documents, so at Go's
+    # default (collect when the heap doubles) a fifth of its CPU went to the collector; at 400 its CPU per
+    # complaint fell 78 → 59 ms for 54 → 61 MB resident (docs/adr/0016). CC_FERRETDB_DEBUG=host:port serves
+    # Go's profiler (/debug/pprof) for `go tool pprof`.
     proc = _spawn(stack, "ferretdb", [
         str(binary), *backend, f"--listen-addr=127.0.0.1:{stack.mongo_port}", "--telemetry=disable",
-        "--state-dir=-", "--debug-addr=-", "--log-level=warn",
-    ])
+        "--state-dir=-", "--debug-addr=" + os.environ.get("CC_FERRETDB_DEBUG", "-"), "--log-level=warn",
+    ], env=ferretdb_env())
     wait_for(lambda: port_open(stack.mongo_port), 30, "ferretdb", proc)
     log(f"ferretdb up on 127.0.0.1:{stack.mongo_port} ({backend[0].split('=')[1]})")
 
