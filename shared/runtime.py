@@ -25,7 +25,7 @@ from pymongo.errors import ConnectionFailure
 from shared import metrics
 from shared.lease import Job, Lease, instance_id, run_leased
 from shared.logs import setup_logging
-from shared.messaging import build_broker, ensure_topics
+from shared.messaging import COMMITS, build_broker, ensure_topics
 from shared.mongo import make_client
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
@@ -109,6 +109,7 @@ def create_app(rt: Runtime, *, title: str, description: str = "") -> FastAPI:
                 t.cancel()
             for relay in rt.relays:
                 await relay.stop()
+            await COMMITS.flush()  # what was handled is not redelivered after a clean stop
             await rt.broker.stop()
             await rt.mongo.close()
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pymongo.errors import AutoReconnect
 
 from shared.contracts import ComplaintClosed, Envelope, encode
-from shared.messaging import process_message
+from shared.messaging import COMMITS, process_message
 from shared.settings import ServiceSettings
 
 SETTINGS = ServiceSettings(retry_initial_seconds=0.001, retry_max_seconds=0.002, retry_budget_seconds=5)
@@ -25,20 +25,38 @@ class Record:
 
 
 @dataclass
+class FakeConsumer:
+    commits: list = field(default_factory=list)
+
+    async def commit(self, offsets) -> None:
+        self.commits.append({(tp.topic, tp.partition): o for tp, o in offsets.items()})
+
+    def highwater(self, tp):
+        return None
+
+
+@dataclass
 class FakeMessage:
     body: bytes
-    acked: int = 0
+    offset: int = 7
     nacked: int = 0
+    consumer: FakeConsumer = field(default_factory=FakeConsumer)
 
     @property
     def raw_message(self) -> Record:
-        return Record(self.body)
+        return Record(self.body, offset=self.offset)
 
-    async def ack(self) -> None:
-        self.acked += 1
+    async def ack(self) -> None:  # the wrapper never commits message by message (shared.messaging.Commits)
+        raise AssertionError("committed on its own")
 
     async def nack(self) -> None:
         self.nacked += 1
+
+    @property
+    async def acked(self) -> int:
+        """1 when the offset after this message was committed (pending commits flushed first)."""
+        await COMMITS.flush()
+        return int({("cc.complaint.followup", 0): self.offset + 1} in self.consumer.commits)
 
 
 @dataclass
@@ -65,7 +83,7 @@ async def test_a_message_that_is_not_json_goes_to_the_dlq_with_the_reason_and_is
     topic, body, headers = broker.sent[0]
     assert topic == "cc.complaint.followup.dlq" and body == b"garbage"
     assert headers["x-dlq-reason"].startswith("not JSON") and headers["x-dlq-offset"] == "7"
-    assert msg.acked == 1 and calls == []
+    assert await msg.acked == 1 and calls == []
 
 
 async def test_a_transient_failure_is_retried_in_place_until_it_succeeds():
@@ -78,7 +96,7 @@ async def test_a_transient_failure_is_retried_in_place_until_it_succeeds():
 
     broker, msg = FakeBroker(), FakeMessage(valid())
     await process_message(broker, SETTINGS, "svc", msg, flaky)
-    assert len(attempts) == 3 and msg.acked == 1 and broker.sent == []
+    assert len(attempts) == 3 and await msg.acked == 1 and broker.sent == []
 
 
 async def test_a_handler_bug_parks_the_message_in_the_dlq_and_the_stream_moves_on():
@@ -87,13 +105,13 @@ async def test_a_handler_bug_parks_the_message_in_the_dlq_and_the_stream_moves_o
 
     broker, msg = FakeBroker(), FakeMessage(valid())
     await process_message(broker, SETTINGS, "svc", msg, buggy)
-    assert "handler failed: KeyError" in broker.sent[0][2]["x-dlq-reason"] and msg.acked == 1
+    assert "handler failed: KeyError" in broker.sent[0][2]["x-dlq-reason"] and await msg.acked == 1
 
 
 async def test_when_even_the_dlq_cannot_be_written_the_message_is_sought_back_not_skipped():
     broker, msg = FakeBroker(fail=True), FakeMessage(b"garbage")
     await process_message(broker, SETTINGS, "svc", msg, lambda e: None)
-    assert msg.nacked == 1 and msg.acked == 0
+    assert msg.nacked == 1 and await msg.acked == 0
 
 
 async def test_after_the_retry_budget_the_message_is_sought_back_for_redelivery():
@@ -104,13 +122,40 @@ async def test_after_the_retry_budget_the_message_is_sought_back_for_redelivery(
 
     msg = FakeMessage(valid())
     await process_message(FakeBroker(), settings, "svc", msg, down)
-    assert msg.nacked == 1 and msg.acked == 0
+    assert msg.nacked == 1 and await msg.acked == 0
+
+
+async def test_handled_offsets_are_committed_together_and_never_past_a_message_not_yet_handled():
+    settings = ServiceSettings(retry_initial_seconds=0.001, retry_max_seconds=0.001, retry_budget_seconds=0.01,
+                               consumer_commit_interval_ms=60_000)
+    consumer = FakeConsumer()
+
+    async def handler(event):
+        if event.payload.outcome == "unreachable":
+            raise AutoReconnect("down")
+
+    def closed(outcome: str) -> bytes:
+        cid = str(uuid.uuid4())
+        return encode(Envelope[ComplaintClosed](type="ComplaintClosed", correlation_id=uuid.UUID(cid), group_id="g",
+                                                estate_id="e", complaint_id=cid,
+                                                payload=ComplaintClosed(outcome=outcome)))
+
+    for offset, body in ((7, closed("satisfied")), (8, b"garbage"), (9, closed("satisfied"))):
+        await process_message(FakeBroker(), settings, "svc", FakeMessage(body, offset, consumer=consumer), handler)
+    assert consumer.commits == []  # not one round trip per message: together, a moment later
+    stuck = FakeMessage(closed("unreachable"), 10, consumer=consumer)
+    await process_message(FakeBroker(), settings, "svc", stuck, handler)
+    assert stuck.nacked == 1
+    await COMMITS.flush()
+    assert consumer.commits == [{("cc.complaint.followup", 0): 10}]  # up to 9 (the DLQ'd 8 too), not 10
+    await COMMITS.flush()
+    assert len(consumer.commits) == 1
 
 
 async def test_every_outcome_is_counted_with_its_latency_and_the_lag_behind_the_partition_end():
     from prometheus_client import REGISTRY
 
-    class Consumer:
+    class Consumer(FakeConsumer):
         def highwater(self, tp):
             return 12  # offsets 8…11 still to come after offset 7
 
