@@ -150,6 +150,8 @@ def ferretdb_bin() -> Path:
     ferretdb_patch.apply(work)
     binary.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, GOFLAGS="-buildvcs=false", CGO_ENABLED="0")
+    for module in ferretdb_patch.MODULES:
+        subprocess.run(["go", "get", module], cwd=work, check=True, env=env)
     subprocess.run(["go", "build", "-o", str(binary), "./cmd/ferretdb"], cwd=work, check=True, env=env)
     shutil.rmtree(work)
     return binary

@@ -71,8 +71,9 @@ async def resolve(db: AsyncDatabase, group_id: str, kind: str, *, estate_id: str
         return None
     found = await keys(db).find({"_id": {"$in": wanted}}).to_list(None)
     file_id = min((f["file_id"] for f in found), default=None) or f"cp-{wanted[0]}"
-    for k in wanted:
-        with contextlib.suppress(DuplicateKeyError):  # known already: the first file keeps the key
+    known = {f["_id"] for f in found}
+    for k in (k for k in wanted if k not in known):  # a key known already stays with the first file
+        with contextlib.suppress(DuplicateKeyError):  # filed meanwhile by another instance: the same
             await keys(db).insert_one({"_id": k, "file_id": file_id})
     now = datetime.now(UTC)
     ptype = "household" if kind in HOUSEHOLD_TYPES else kind
