@@ -70,6 +70,7 @@ async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
 
     def decide(doc: dict[str, Any] | None) -> Decision:
         before["keys"] = queries.key_entry({**doc, "_id": event.complaint_id}) if doc else None
+        before["entry"] = queries.queue_entry(doc) if doc else None
         stored = loaded_events((doc or {}).get("events", []))
         events = [*stored, {**entry, "hash": link(stored[-1].get("hash", "") if stored else "", entry)}]
         record = record_of(events)
@@ -88,7 +89,8 @@ async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
     filed = await store.apply(event.complaint_id, str(event.event_id), decide)
     # The views are derived from the record, so rewriting them on a redelivery converges after a crash.
     await refresh_views(store, event.complaint_id, filing=isinstance(event.payload, ComplaintReceived),
-                        record=after if filed else None, keys_before=before.get("keys") if filed else None)
+                        record=after if filed else None, keys_before=before.get("keys") if filed else None,
+                        entry_before=before.get("entry") if filed else None)
 
 
 def _rollup_changes(doc: dict[str, Any] | None, record: dict[str, Any], events: list[dict[str, Any]]
@@ -121,20 +123,25 @@ def _nest(flat: dict[str, float]) -> dict[str, Any]:
 
 
 async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool = False,
-                        record: dict[str, Any] | None = None, keys_before: dict[str, Any] | None = None) -> None:
+                        record: dict[str, Any] | None = None, keys_before: dict[str, Any] | None = None,
+                        entry_before: dict[str, Any] | None = None) -> None:
     """Queue entry (and its page keys), ledger head and rollups after every change; the customer file when the
     complainant is new.
 
-    `record`: the record as just written (saves reading it back), else it is read. `keys_before`: the page
-    keys the record had before this filing (unchanged: `queue_keys` is not written again)."""
+    `record`: the record as just written (saves reading it back), else it is read. `keys_before`,
+    `entry_before`: the page keys and the list entry the record had before this filing; what this filing left
+    unchanged is not written again (a notice sent changes neither: nothing new for the operators' live feed).
+    A filing whose views were not written (a crash) is redelivered and rewrites them all (no `…_before`)."""
     if record is None:
         record = await store.get(complaint_id)
     if record is None:
         return
     db = store.collection.database
-    await queries.queue(db).replace_one({"_id": record["_id"]}, {**queries.queue_entry(record),
-                                                                 **queries.change_stamp(datetime.now(UTC))},
-                                        upsert=True)
+    entry = queries.queue_entry(record)
+    if entry != entry_before:
+        await queries.queue(db).replace_one({"_id": record["_id"]}, {**entry,
+                                                                     **queries.change_stamp(datetime.now(UTC))},
+                                            upsert=True)
     keys = queries.key_entry(record)
     if keys != keys_before:
         await queries.queue_keys(db).replace_one({"_id": record["_id"]}, keys, upsert=True)

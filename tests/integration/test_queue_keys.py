@@ -11,6 +11,7 @@ from services.archive import queries, retention
 from services.archive.handlers import file_event
 from services.archive.queries import list_cases
 from shared.aggregate import AggregateStore
+from shared.contracts import Envelope, NoticeSent
 from shared.scope import Scope
 from tests.integration.test_archive_store import envelopes
 
@@ -103,3 +104,29 @@ async def test_cases_listed_before_the_keys_get_them_once_at_start(archive):
         "status": (await queries.queue(db).find_one({"_id": kept}))["status"]}})
     assert [pages(await list_cases(db, group, **kw)) for kw in LISTS] == expected
     assert await queries.backfill_queue_keys(db) == 0  # once
+
+
+async def test_a_filing_that_changes_nothing_listed_leaves_the_list_entry_and_the_live_feed_alone(archive):
+    """A notice sent to the complainant is filed on the record but changes nothing an operator's list shows: the
+    list entry is not rewritten, so the live feed (its `changed_at`) does not announce it. A filing that does
+    change the entry rewrites it."""
+    db, store = archive
+    case = envelopes(build("2026-05", 1)[0])
+    for env in case[:3]:  # received, triaged, assigned
+        await file_event(env, store=store)
+    cid = case[0].complaint_id
+    entry = await queries.queue(db).find_one({"_id": cid})
+    notice = Envelope[NoticeSent](
+        type="NoticeSent", correlation_id=case[0].correlation_id, group_id=case[0].group_id,
+        estate_id=case[0].estate_id, complaint_id=cid,
+        payload=NoticeSent(notice_id=f"{cid}:assigned:1:sms", point="assigned", channel="sms",
+                           to_masked="138****0000", text="您的投诉已派给工程维修部处理。", attempts=1))
+    await file_event(notice, store=store)
+    record = await store.get(cid)
+    assert record["timeline"][-1]["type"] == "NoticeSent" and len(record["timeline"]) == 4  # filed on the record
+    assert await queries.queue(db).find_one({"_id": cid}) == entry  # not rewritten: same stamp
+    await file_event(case[3], store=store)  # progress recorded: the entry changes (status, due)
+    after = await queries.queue(db).find_one({"_id": cid})
+    assert after["changed_at"] > entry["changed_at"]
+    assert {k: v for k, v in after.items() if k not in ("changed_at", "changed_slot")} == \
+        {"_id": cid, **queries.queue_entry(await store.get(cid))}
