@@ -3,7 +3,10 @@
 Pipeline: the running center (`make up`, started if needed). Complaints are posted to the web intake at fixed
 offered loads (open loop: a send every 1/rate seconds whatever the answers) and at saturation (32 in
 flight), the same number at each (CC_BENCH_STAGE, 200), and each load's backlog is drained (assigned and
-archived) before the next starts. Latency intake → assigned is the ComplaintAssigned record's Kafka
+archived) before the next starts. First, CC_BENCH_WARMUP complaints (100) go through uncounted: a freshly
+started Kafka spends its first minutes compiling its hot code (the JVM's C2 compiler took 65 ms of CPU a
+second on an idle broker a minute after start), and the floor, measured after the pipeline, gets servers the
+pipeline has warmed. Latency intake → assigned is the ComplaintAssigned record's Kafka
 timestamp minus the moment the request was sent (same clock); → archived is when the archive's queue entry
 first shows the case assigned (or waiting for a busy department).
 
@@ -41,6 +44,7 @@ from deploy.native import stack
 WEB = "http://127.0.0.1:8001"
 LOADS = (10, 50, 200)
 STAGE = int(os.environ.get("CC_BENCH_STAGE", "200"))  # complaints per load: the same count at every rate
+WARMUP = int(os.environ.get("CC_BENCH_WARMUP", "100"))  # complaints through the pipeline before measuring
 DRAIN_TIMEOUT = 600  # a stage's backlog must clear before the next load starts
 OUT = stack.ROOT / ".run" / "bench" / "pipeline.json"
 ESTATES = ("e-lakeside", "e-sunrise")
@@ -104,13 +108,13 @@ async def offer(rate: float | None, n: int, send) -> tuple[dict[str, float], flo
     return sent, t0
 
 
-async def run_loads(name: str, send, watch: Watch, archived, loads: tuple[int | None, ...] = (*LOADS, None)
-                    ) -> dict[str, Any]:
-    """Each offered load in turn (None: saturation), drained (assigned, then archived: `archived(sent)` → key →
-    time) before the next."""
+async def run_loads(name: str, send, watch: Watch, archived, loads: tuple[int | None, ...] = (*LOADS, None),
+                    n: int | None = None) -> dict[str, Any]:
+    """Each offered load in turn (None: saturation), `n` complaints each (STAGE), drained (assigned, then
+    archived: `archived(sent)` → key → time) before the next."""
     results: dict[str, Any] = {}
     for rate in loads:
-        sent, t0 = await offer(rate, STAGE, send)
+        sent, t0 = await offer(rate, n or STAGE, send)
         await watch.until(sent, DRAIN_TIMEOUT)
         label = "saturation" if rate is None else f"{rate}/s"
         results[label] = {"offered_per_s": rate, "assigned": summary(sent, watch.seen, t0)}
@@ -157,7 +161,7 @@ class Watch:
 
 # ---- the pipeline ------------------------------------------------------------------------------------------
 async def pipeline(bootstrap: str, mongo_url: str, webs: tuple[str, ...] = (WEB,),
-                   loads: tuple[int | None, ...] = (*LOADS, None)) -> dict[str, Any]:
+                   loads: tuple[int | None, ...] = (*LOADS, None), n: int | None = None) -> dict[str, Any]:
     """The loads through the web intake; with several intake instances, round robin (a load balancer)."""
     watch = Watch(bootstrap, "cc.complaint.assigned")
     await watch.start()
@@ -172,7 +176,7 @@ async def pipeline(bootstrap: str, mongo_url: str, webs: tuple[str, ...] = (WEB,
             return r.json()["complaint_id"] if r.status_code == 202 else None
 
         results = await run_loads("pipeline", send, watch, lambda sent: _archived(queue, sent, DRAIN_TIMEOUT),
-                                  loads)
+                                  loads, n)
     await watch.stop()
     await mongo.close()
     return results
@@ -363,6 +367,9 @@ def cpu_per_complaint(before: dict[str, float], after: dict[str, float], complai
 async def main() -> None:
     st = stack.default_stack()
     stack.up(st)
+    if WARMUP:
+        print(f"warm-up ({WARMUP} complaints flat out, not counted):", flush=True)
+        await pipeline(st.bootstrap, st.mongo_url, loads=(None,), n=WARMUP)
     print("pipeline (running center):", flush=True)
     cpu0 = cpu_seconds(st)
     pipe = await pipeline(st.bootstrap, st.mongo_url)

@@ -19,6 +19,8 @@ class KafkaSettings(_Base):
     topic_prefix: str = Field("cc", description="Prefix of every topic name; tests use their own.")
     topic_partitions: int = Field(6, ge=1, description="Partitions per topic when the service creates it.")
     consumer_max_poll_interval_ms: int = 300_000
+    consumer_fetch_max_wait_ms: int = Field(
+        3000, ge=1, description="How long the broker holds an empty fetch; a message arriving ends it at once.")
     consumer_commit_interval_ms: int = Field(
         500, ge=1, description="Processed offsets are committed this often (per consumer), not after each message.")
 
