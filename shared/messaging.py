@@ -194,8 +194,8 @@ def subscribe(broker: KafkaBroker, settings: ServiceSettings, service: str, topi
         topic, group_id=f"{settings.topic_prefix}.{service}", ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest", decoder=_raw_body,
         max_poll_interval_ms=settings.consumer_max_poll_interval_ms, title=f"{service}:{topic_name}",
-        # an idle consumer asks again only when this ends (aiokafka's 500 ms: 60 ms of the broker's CPU a second
-        # for the center's ~30 consumers doing nothing); a message ends the wait at once, so latency is the same
+        # an idle consumer asks again only when this ends (aiokafka's default: every 500 ms, for each of the
+        # center's ~30 consumers); a message ends the wait at once, so latency is the same
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
     )
     async def consume(body: bytes, msg: KafkaMessage) -> None:
