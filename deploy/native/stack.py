@@ -30,6 +30,10 @@ KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.24.3"
 FERRETDB_VERSION = "v1.24.2"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+# FerretDB's live heap is small (tens of MB) and every request decodes whole documents, so at Go's default
+# (collect when the heap doubles) a fifth of its CPU went to the collector; at 400 its CPU per complaint fell
+# 78 → 59 ms for 54 → 61 MB resident (docs/adr/0016)
+FERRETDB_GOGC = "400"
 
 # name -> port of its HTTP endpoint (every service answers /healthz there)
 SERVICES: dict[str, int] = {
@@ -332,11 +336,8 @@ def start_postgres(stack: Stack) -> bool:
 
 
 def ferretdb_env() -> dict[str, str]:
-    """FerretDB's environment: Go's collector tuned (GOGC, unless set by the caller)."""
+    """FerretDB's environment: Go's collector tuned (FERRETDB_GOGC, unless the caller sets GOGC)."""
     return {**os.environ, "GOGC": os.environ.get("GOGC", FERRETDB_GOGC)}
-
-
-FERRETDB_GOGC = "400"
 
 
 def start_ferretdb(stack: Stack) -> None:
@@ -352,10 +353,7 @@ def start_ferretdb(stack: Stack) -> None:
         data = stack.run_dir / "ferretdb"
         data.mkdir(parents=True, exist_ok=True)
         backend = ["--handler=sqlite", f"--sqlite-url=file:{data}/"]
-    # GOGC=400: FerretDB's live heap is small (tens of MB) and every request decodes whole documents, so at Go's
-    # default (collect when the heap doubles) a fifth of its CPU went to the collector; at 400 its CPU per
-    # complaint fell 78 → 59 ms for 54 → 61 MB resident (docs/adr/0016). CC_FERRETDB_DEBUG=host:port serves
-    # Go's profiler (/debug/pprof) for `go tool pprof`.
+    # CC_FERRETDB_DEBUG=host:port serves Go's profiler (/debug/pprof) for `go tool pprof`
     proc = _spawn(stack, "ferretdb", [
         str(binary), *backend, f"--listen-addr=127.0.0.1:{stack.mongo_port}", "--telemetry=disable",
         "--state-dir=-", "--debug-addr=" + os.environ.get("CC_FERRETDB_DEBUG", "-"), "--log-level=warn",

@@ -89,8 +89,7 @@ async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
     filed = await store.apply(event.complaint_id, str(event.event_id), decide)
     # The views are derived from the record, so rewriting them on a redelivery converges after a crash.
     await refresh_views(store, event.complaint_id, filing=isinstance(event.payload, ComplaintReceived),
-                        record=after if filed else None, keys_before=before.get("keys") if filed else None,
-                        entry_before=before.get("entry") if filed else None)
+                        record=after if filed else None, before=before if filed else None)
 
 
 def _rollup_changes(doc: dict[str, Any] | None, record: dict[str, Any], events: list[dict[str, Any]]
@@ -123,27 +122,27 @@ def _nest(flat: dict[str, float]) -> dict[str, Any]:
 
 
 async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool = False,
-                        record: dict[str, Any] | None = None, keys_before: dict[str, Any] | None = None,
-                        entry_before: dict[str, Any] | None = None) -> None:
+                        record: dict[str, Any] | None = None, before: dict[str, Any] | None = None) -> None:
     """Queue entry (and its page keys), ledger head and rollups after every change; the customer file when the
     complainant is new.
 
-    `record`: the record as just written (saves reading it back), else it is read. `keys_before`,
-    `entry_before`: the page keys and the list entry the record had before this filing; what this filing left
-    unchanged is not written again (a notice sent changes neither: nothing new for the operators' live feed).
-    A filing whose views were not written (a crash) is redelivered and rewrites them all (no `…_before`)."""
+    `record`: the record as just written (saves reading it back), else it is read. `before`: the page keys
+    ("keys") and the list entry ("entry") the record had before this filing; what this filing left unchanged
+    is not written again (a notice sent changes neither: nothing new for the operators' live feed). A filing
+    whose views were not written (a crash) is redelivered and rewrites them all (no `before`)."""
+    before = before or {}
     if record is None:
         record = await store.get(complaint_id)
     if record is None:
         return
     db = store.collection.database
     entry = queries.queue_entry(record)
-    if entry != entry_before:
+    if entry != before.get("entry"):
         await queries.queue(db).replace_one({"_id": record["_id"]}, {**entry,
                                                                      **queries.change_stamp(datetime.now(UTC))},
                                             upsert=True)
     keys = queries.key_entry(record)
-    if keys != keys_before:
+    if keys != before.get("keys"):
         await queries.queue_keys(db).replace_one({"_id": record["_id"]}, keys, upsert=True)
     await queries.ledger(db).update_one({"_id": record["_id"]}, {"$set": {
         "head": record.get("chain_head", ""), "entries": len(record.get("timeline", [])),

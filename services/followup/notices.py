@@ -53,20 +53,17 @@ class NoticeDesk:
         contact = (case or {}).get("contact")
         if not case or not contact:
             return 0
-        wanted = [(p, channel, to) for p in case.get("points", []) for channel, to in self._addresses(contact)]
+        wanted = {f"{case['_id']}:{p['point']}:{p['round']}:{channel}": (p, channel, to)
+                  for p in case.get("points", []) for channel, to in self._addresses(contact)}
         made: set[str] = set()
         if len(wanted) > 1:  # those made for earlier points are not inserted again (a refused insert costs more)
-            ids = [self.notice_id(case, p, channel) for p, channel, _ in wanted]
-            made = {d["_id"] for d in await self.collection.find({"_id": {"$in": ids}}, {"_id": 1}).to_list(None)}
+            made = {d["_id"] for d in await self.collection.find({"_id": {"$in": list(wanted)}}, {"_id": 1})
+                    .to_list(None)}
         created = 0
-        for p, channel, to in wanted:
-            if self.notice_id(case, p, channel) not in made:
-                created += await self._create(case, p, channel, to)
+        for notice_id, (p, channel, to) in wanted.items():
+            if notice_id not in made:
+                created += await self._create(case, notice_id, p, channel, to)
         return created
-
-    @staticmethod
-    def notice_id(case: dict[str, Any], point: dict[str, Any], channel: str) -> str:
-        return f"{case['_id']}:{point['point']}:{point['round']}:{channel}"
 
     def _addresses(self, contact: dict[str, Any]) -> list[tuple[str, str]]:
         out = []
@@ -77,7 +74,7 @@ class NoticeDesk:
             out.append(("email", contact["email"]))
         return out or [("none", "")]
 
-    async def _create(self, case: dict[str, Any], p: dict[str, Any], channel: str, to: str) -> int:
+    async def _create(self, case: dict[str, Any], notice_id: str, p: dict[str, Any], channel: str, to: str) -> int:
         contact = case["contact"]
         estate = self.org.estate(case["estate_id"])
         group = self.org.group(case["group_id"])
@@ -85,7 +82,6 @@ class NoticeDesk:
                                estate_name=estate.name if estate else "", assignee_name=p.get("assignee", ""),
                                category_label=zh(p.get("department", "")),
                                hotline=(group.hotlines[0] if group and group.hotlines else ""))
-        notice_id = self.notice_id(case, p, channel)
         doc: dict[str, Any] = {
             "_id": notice_id, "complaint_id": case["_id"], "group_id": case["group_id"],
             "estate_id": case["estate_id"], "tracking_no": contact.get("tracking_no", ""), "point": p["point"],

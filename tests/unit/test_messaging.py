@@ -70,11 +70,11 @@ class FakeBroker:
         self.sent.append((topic, body, headers))
 
 
-def valid() -> bytes:
+def valid(outcome: str = "satisfied") -> bytes:
     cid = str(uuid.uuid4())
     return encode(Envelope[ComplaintClosed](type="ComplaintClosed", correlation_id=uuid.UUID(cid), group_id="g",
                                             estate_id="e", complaint_id=cid,
-                                            payload=ComplaintClosed(outcome="satisfied")))
+                                            payload=ComplaintClosed(outcome=outcome)))
 
 
 async def test_a_message_that_is_not_json_goes_to_the_dlq_with_the_reason_and_is_committed():
@@ -134,16 +134,10 @@ async def test_handled_offsets_are_committed_together_and_never_past_a_message_n
         if event.payload.outcome == "unreachable":
             raise AutoReconnect("down")
 
-    def closed(outcome: str) -> bytes:
-        cid = str(uuid.uuid4())
-        return encode(Envelope[ComplaintClosed](type="ComplaintClosed", correlation_id=uuid.UUID(cid), group_id="g",
-                                                estate_id="e", complaint_id=cid,
-                                                payload=ComplaintClosed(outcome=outcome)))
-
-    for offset, body in ((7, closed("satisfied")), (8, b"garbage"), (9, closed("satisfied"))):
+    for offset, body in ((7, valid()), (8, b"garbage"), (9, valid())):
         await process_message(FakeBroker(), settings, "svc", FakeMessage(body, offset, consumer=consumer), handler)
     assert consumer.commits == []  # not one round trip per message: together, a moment later
-    stuck = FakeMessage(closed("unreachable"), 10, consumer=consumer)
+    stuck = FakeMessage(valid("unreachable"), 10, consumer=consumer)
     await process_message(FakeBroker(), settings, "svc", stuck, handler)
     assert stuck.nacked == 1
     await COMMITS.flush()
