@@ -26,6 +26,7 @@ class Decision:
 
 
 Decide = Callable[[dict[str, Any] | None], Decision]
+DecideMany = Callable[[dict[str, Any] | None, list[str]], Decision]  # the document, the ids not applied before
 
 
 class ConcurrentUpdate(Exception):
@@ -46,32 +47,42 @@ class AggregateStore:
 
         Returns False when this message was already applied (a redelivery: nothing changes).
         """
+        return bool(await self.apply_many(doc_id, [message_id], lambda doc, _fresh: decide(doc), attempts))
+
+    async def apply_many(self, doc_id: str, message_ids: list[str], decide: DecideMany, attempts: int = 20
+                         ) -> list[str]:
+        """Several messages of one document in one write: `decide` gets the document and the ids not applied
+        before (in the given order, each once), and its result is saved with all of them. Returns those ids;
+        empty when every one was applied before (redeliveries: nothing changes)."""
         for _ in range(attempts):
             doc = await self.get(doc_id)
-            if doc is not None and message_id in doc.get("processed", []):
-                if doc.get("outbox"):
+            seen = set((doc or {}).get("processed", []))
+            fresh = [m for m in dict.fromkeys(message_ids) if m not in seen]
+            if not fresh:
+                if doc is not None and doc.get("outbox"):
                     await self.relay.try_flush(doc_id)
-                return False
-            decision = decide(doc)
+                return []
+            decision = decide(doc, fresh)
             if doc is None and not (decision.changes or decision.events or decision.push):
-                return False  # nothing to remember about a case we do not hold
+                return []  # nothing to remember about a case we do not hold
             try:
-                pending = await self._save(doc_id, doc, message_id, decision)
+                pending = await self._save(doc_id, doc, fresh, decision)
             except ConcurrentUpdate:
                 continue
             if decision.events:  # what the document's outbox now holds: no second read of the document
                 await self.relay.try_flush(doc_id, pending)
-            return True
+            return fresh
         raise ConcurrentUpdate(f"{doc_id}: too many concurrent updates")
 
-    async def _save(self, doc_id: str, doc: dict[str, Any] | None, message_id: str, d: Decision
+    async def _save(self, doc_id: str, doc: dict[str, Any] | None, message_ids: list[str], d: Decision
                     ) -> dict[str, dict[str, Any]]:
         """Insert or update (at the version read); return the document's outbox after the write."""
         outbox = outbox_entries(self.settings, d.events)
         entries = as_map(outbox)
         pending = {**((doc or {}).get("outbox") or {}), **entries}
         if doc is None:
-            new: dict[str, Any] = {"_id": doc_id, "version": 1, "processed": [message_id], "outbox": entries}
+            new: dict[str, Any] = {"_id": doc_id, "version": 1, "processed": message_ids[-PROCESSED_KEEP:],
+                                   "outbox": entries}
             if entries:
                 new[DUE] = True
             new.update(d.changes)
@@ -84,7 +95,7 @@ class AggregateStore:
             return pending
         update: dict[str, Any] = {
             "$inc": {"version": 1},
-            "$push": {"processed": {"$each": [message_id], "$slice": -PROCESSED_KEEP},
+            "$push": {"processed": {"$each": message_ids, "$slice": -PROCESSED_KEEP},
                       **{k: v for k, v in d.push.items()}},
         }
         if d.changes or outbox:

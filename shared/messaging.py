@@ -51,6 +51,7 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
+CaseHandler = Callable[[list[Envelope[Any]]], Awaitable[None]]  # one case's messages of a batch, in order
 
 
 def build_broker(settings: ServiceSettings, service: str, tracer_provider: Any = None) -> KafkaBroker:
@@ -140,11 +141,12 @@ class Commits:
         self.pending: dict[int, tuple[Any, dict[TopicPartition, int]]] = {}
         self._timer: asyncio.Task | None = None
 
-    def done(self, msg: Any, interval_ms: int) -> None:
-        """The message's handling finished (processed or parked in the DLQ): its offset may be committed."""
-        record = msg.raw_message
-        _, offsets = self.pending.setdefault(id(msg.consumer), (msg.consumer, {}))
-        offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+    def done(self, consumer: Any, records: Any, interval_ms: int) -> None:
+        """These messages' handling finished (processed or parked in the DLQ): their offsets may be committed.
+        A batch's records are in partition order, so the last one of each partition is the one that counts."""
+        _, offsets = self.pending.setdefault(id(consumer), (consumer, {}))
+        for record in records:
+            offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
         if self._timer is None or self._timer.done():
             self._timer = asyncio.create_task(self._flush_after(interval_ms / 1000))
 
@@ -172,8 +174,7 @@ async def _raw_body(msg: Any) -> bytes:
     return msg.body
 
 
-async def send_to_dlq(broker: KafkaBroker, msg: Any, service: str, reason: str) -> None:
-    record = msg.raw_message
+async def send_to_dlq(broker: KafkaBroker, record: Any, service: str, reason: str) -> None:
     headers = {k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v)) for k, v in (record.headers or [])}
     headers.update({
         "x-dlq-reason": reason[:1000], "x-dlq-service": service, "x-dlq-topic": record.topic,
@@ -202,33 +203,87 @@ def subscribe(broker: KafkaBroker, settings: ServiceSettings, service: str, topi
         await process_message(broker, settings, service, msg, handler)
 
 
+def subscribe_cases(broker: KafkaBroker, settings: ServiceSettings, service: str, topic_names: tuple[str, ...],
+                    handler: CaseHandler) -> None:
+    """Consume several topics in one consumer, in batches of what has arrived; the handler gets each case's
+    messages of a batch together (`process_batch`). For a consumer whose cost is per case written, not per
+    message: a case's events arriving close together are then written once."""
+
+    @broker.subscriber(
+        *(settings.topic(t) for t in topic_names), group_id=f"{settings.topic_prefix}.{service}",
+        ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest", decoder=_raw_body,
+        max_poll_interval_ms=settings.consumer_max_poll_interval_ms, title=f"{service}:{'+'.join(topic_names)}",
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms, batch=True,
+        # a batch is what has arrived: the wait only applies when nothing has
+        max_records=settings.consumer_batch_max_records, batch_timeout_ms=settings.consumer_batch_wait_ms,
+    )
+    async def consume(body: Any, msg: KafkaMessage) -> None:
+        await process_batch(broker, settings, service, msg, handler)
+
+
 async def process_message(broker: KafkaBroker, settings: ServiceSettings, service: str, msg: Any,
                           handler: Handler) -> None:
-    record = msg.raw_message
-    started = time.monotonic()
-    outcome, kind = "ok", "?"
-    try:
+    """One message: handled, or parked in the DLQ, or sought back (below)."""
+    async def one(envelopes: list[Envelope[Any]]) -> None:
+        await handler(envelopes[0])
+
+    await _process(broker, settings, service, msg, one, by_case=False)
+
+
+async def process_batch(broker: KafkaBroker, settings: ServiceSettings, service: str, msg: Any,
+                        handler: CaseHandler) -> None:
+    """A batch: its messages grouped by case, each case's handled together (cases concurrently, at most
+    `consumer_batch_concurrency` at a time). When a case's group fails for good, each of its messages is
+    handled alone, so only the bad one is parked in the DLQ."""
+    await _process(broker, settings, service, msg, handler, by_case=True)
+
+
+async def _process(broker: KafkaBroker, settings: ServiceSettings, service: str, msg: Any, handler: CaseHandler,
+                   by_case: bool) -> None:
+    """The rules for both: bad bytes to the DLQ; transient failures retried in place until one deadline for
+    the whole batch, then every partition of the batch sought back to its first message (redelivery; what was
+    done is absorbed by the idempotent handler); otherwise every offset is noted for the next commit."""
+    records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+    consumer = getattr(msg, "consumer", None)
+    deadline = time.monotonic() + settings.retry_budget_seconds
+    outcomes: list[str] = []
+    units: dict[str, list[tuple[Any, Envelope[Any]]]] = {}
+    for record in records:
+        started = time.monotonic()
         try:
-            envelope = parse(msg.body)
+            envelope = parse(record.value)
         except BadMessage as exc:
-            outcome = "dlq" if await _dead_letter(broker, settings, msg, service, str(exc)) else "redeliver"
-            return
-        kind = envelope.type
-        token = CASE.set((str(envelope.correlation_id), envelope.complaint_id))
-        try:
-            outcome = await _handle(broker, settings, service, msg, envelope, handler)
-        finally:
-            CASE.reset(token)
-    finally:
-        topic = record.topic
-        metrics.PROCESSED.labels(service, topic, kind, outcome).inc()
-        metrics.HANDLER_SECONDS.labels(service, topic).observe(time.monotonic() - started)
-        _record_lag(msg, service)
+            outcome = await _dead_letter(broker, record, service, str(exc))
+            _count(consumer, record, service, "?", outcome, started)
+            outcomes.append(outcome)
+            continue
+        units.setdefault(envelope.complaint_id if by_case else str(len(units)), []).append((record, envelope))
+    if by_case:
+        metrics.BATCHES.labels(service).inc()
+        metrics.BATCH_MESSAGES.labels(service).inc(len(records))
+        metrics.BATCH_CASES.labels(service).inc(len(units))
+    limit = asyncio.Semaphore(settings.consumer_batch_concurrency)
+
+    async def run(unit: list[tuple[Any, Envelope[Any]]]) -> list[str]:
+        async with limit:
+            return await _handle(broker, settings, service, consumer, unit, handler, deadline)
+
+    for done in await asyncio.gather(*(run(u) for u in units.values())):
+        outcomes.extend(done)
+    if "redeliver" in outcomes:
+        await msg.nack()
+    else:
+        COMMITS.done(consumer, records, settings.consumer_commit_interval_ms)
 
 
-def _record_lag(msg: Any, service: str) -> None:
+def _count(consumer: Any, record: Any, service: str, kind: str, outcome: str, started: float) -> None:
+    metrics.PROCESSED.labels(service, record.topic, kind, outcome).inc()
+    metrics.HANDLER_SECONDS.labels(service, record.topic).observe(time.monotonic() - started)
+    _record_lag(consumer, record, service)
+
+
+def _record_lag(consumer: Any, record: Any, service: str) -> None:
     """Messages still behind this one on its partition, as the consumer last heard from the broker."""
-    record, consumer = msg.raw_message, getattr(msg, "consumer", None)
     try:
         tp = TopicPartition(record.topic, record.partition)
         high = consumer.highwater(tp) if consumer is not None else None
@@ -238,44 +293,56 @@ def _record_lag(msg: Any, service: str) -> None:
         metrics.LAG.labels(service, record.topic, str(record.partition)).set(max(0, high - record.offset - 1))
 
 
-async def _handle(broker: KafkaBroker, settings: ServiceSettings, service: str, msg: Any,
-                  envelope: Envelope[Any], handler: Handler) -> str:
-    """Run the handler: transient failures retry in place within a budget, then redeliver; anything else is
-    parked in the DLQ with the reason. Returns the outcome: ok, dlq or redeliver."""
-    budget_end = time.monotonic() + settings.retry_budget_seconds
+async def _handle(broker: KafkaBroker, settings: ServiceSettings, service: str, consumer: Any,
+                  unit: list[tuple[Any, Envelope[Any]]], handler: CaseHandler, deadline: float) -> list[str]:
+    """Run the handler on one unit (a message, or a case's messages of a batch): transient failures retry in
+    place until the deadline, then redeliver; anything else is parked in the DLQ with the reason. Returns each
+    message's outcome: ok, dlq or redeliver."""
+    started = time.monotonic()
+    first = unit[0][1]
+    token = CASE.set((str(first.correlation_id), first.complaint_id))
     delay = settings.retry_initial_seconds
-    while True:
-        try:
-            await handler(envelope)
-        except TRANSIENT_ERRORS as exc:
-            if time.monotonic() > budget_end:
-                log.warning("giving up in place on %s (%s); seeking back for redelivery", envelope.type, exc)
-                await msg.nack()
-                return "redeliver"
-            log.warning("transient failure on %s %s: %s; retrying in %.1fs", envelope.type, envelope.event_id,
-                        exc, delay)
-            metrics.RETRIES.labels(service, msg.raw_message.topic).inc()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, settings.retry_max_seconds)
-            continue
-        except Exception as exc:  # a bug or a rule violation: park it, keep the pipeline moving
-            log.exception("handler failed on %s %s", envelope.type, envelope.event_id)
-            parked = await _dead_letter(broker, settings, msg, service,
-                                        f"handler failed: {type(exc).__name__}: {exc}")
-            return "dlq" if parked else "redeliver"
-        COMMITS.done(msg, settings.consumer_commit_interval_ms)
-        return "ok"
-
-
-async def _dead_letter(broker: KafkaBroker, settings: ServiceSettings, msg: Any, service: str, reason: str) -> bool:
-    """Park the message with its reason; False (and seek back) when even the DLQ cannot be written."""
     try:
-        await send_to_dlq(broker, msg, service, reason)
+        while True:
+            try:
+                await handler([envelope for _, envelope in unit])
+            except TRANSIENT_ERRORS as exc:
+                if time.monotonic() > deadline:
+                    log.warning("giving up in place on %s (%s); seeking back for redelivery", first.type, exc)
+                    outcome = "redeliver"
+                    break
+                log.warning("transient failure on %s %s: %s; retrying in %.1fs", first.type, first.event_id,
+                            exc, delay)
+                metrics.RETRIES.labels(service, unit[0][0].topic).inc()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, settings.retry_max_seconds)
+                continue
+            except Exception as exc:  # a bug or a rule violation: park it, keep the pipeline moving
+                if len(unit) > 1:  # which one? each alone: only the bad one is parked
+                    log.warning("a case's %d messages failed together (%s); handling each alone", len(unit), exc)
+                    alone = [await _handle(broker, settings, service, consumer, [one], handler, deadline)
+                             for one in unit]
+                    return [outcome for each in alone for outcome in each]
+                log.exception("handler failed on %s %s", first.type, first.event_id)
+                outcome = await _dead_letter(broker, unit[0][0], service,
+                                             f"handler failed: {type(exc).__name__}: {exc}")
+                break
+            outcome = "ok"
+            break
+    finally:
+        CASE.reset(token)
+    for record, envelope in unit:
+        _count(consumer, record, service, envelope.type, outcome, started)
+    return [outcome] * len(unit)
+
+
+async def _dead_letter(broker: KafkaBroker, record: Any, service: str, reason: str) -> str:
+    """Park the message with its reason ("dlq"); "redeliver" when even the DLQ cannot be written."""
+    try:
+        await send_to_dlq(broker, record, service, reason)
     except (KafkaError, *TRANSIENT_ERRORS):
         log.exception("could not write to the DLQ; seeking back so the message is not skipped")
-        await msg.nack()
-        return False
-    log.warning("message on %s offset %s sent to DLQ: %s", msg.raw_message.topic, msg.raw_message.offset, reason)
-    metrics.DLQ.labels(service, msg.raw_message.topic).inc()
-    COMMITS.done(msg, settings.consumer_commit_interval_ms)
-    return True
+        return "redeliver"
+    log.warning("message on %s offset %s sent to DLQ: %s", record.topic, record.offset, reason)
+    metrics.DLQ.labels(service, record.topic).inc()
+    return "dlq"

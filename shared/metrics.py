@@ -18,6 +18,10 @@ DLQ = Counter("cc_dlq_messages_total", "Messages parked in a dead-letter topic",
 HANDLER_SECONDS = Histogram("cc_handler_seconds", "Time to handle one message, retries included",
                             ["service", "topic"],
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120))
+BATCHES = Counter("cc_batches_total", "Batches a batch consumer took", ["service"])
+BATCH_MESSAGES = Counter("cc_batch_messages_total", "Messages in those batches", ["service"])
+BATCH_CASES = Counter("cc_batch_cases_total", "Cases in those batches: messages / cases is how many of a case's "
+                      "messages were handled together", ["service"])
 LAG = Gauge("cc_consumer_lag", "Messages behind the partition's end after the last one handled",
             ["service", "topic", "partition"])
 SLA_WARNINGS = Counter("cc_sla_warnings_total", "Deadline warnings fired (80 % of a clock)", ["clock"])

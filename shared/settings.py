@@ -23,6 +23,11 @@ class KafkaSettings(_Base):
         3000, ge=1, description="How long the broker holds an empty fetch; a message arriving ends it at once.")
     consumer_commit_interval_ms: int = Field(
         500, ge=1, description="Processed offsets are committed this often (per consumer), not after each message.")
+    consumer_batch_max_records: int = Field(200, ge=1, description="At most this many messages in one batch "
+                                                                   "(consumers that take batches: the archive).")
+    consumer_batch_wait_ms: int = Field(50, ge=1, description="How long a batch consumer waits when nothing has "
+                                                              "arrived, before it asks again.")
+    consumer_batch_concurrency: int = Field(8, ge=1, description="Cases of one batch handled at the same time.")
 
 
 class MongoSettings(_Base):

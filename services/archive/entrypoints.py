@@ -8,11 +8,11 @@ from collections.abc import Awaitable
 from typing import Any
 
 from services.archive import counterparts, queries, retention
-from services.archive.handlers import file_event, import_history, ms, refresh_views
+from services.archive.handlers import file_events, import_history, ms, refresh_views
 from shared.aggregate import AggregateStore
 from shared.contracts import CommunicationRecorded, Envelope, HistoryImported
 from shared.lease import periodic
-from shared.messaging import subscribe
+from shared.messaging import subscribe, subscribe_cases
 from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -23,8 +23,8 @@ FILED_TOPICS = ("complaint.received", "complaint.triaged", "complaint.assigned",
 def register(rt: Runtime, store: AggregateStore) -> None:
     db = rt.db
 
-    async def on_event(event: Envelope[Any]) -> None:
-        await file_event(event, store=store)
+    async def on_events(events: list[Envelope[Any]]) -> None:
+        await file_events(events, store=store)
 
     async def on_communication(event: Envelope[Any]) -> None:
         if isinstance(event.payload, CommunicationRecorded):
@@ -42,8 +42,8 @@ def register(rt: Runtime, store: AggregateStore) -> None:
         if isinstance(event.payload, HistoryImported):
             await import_history(event, store=store)
 
-    for topic in FILED_TOPICS:
-        subscribe(rt.broker, rt.settings, rt.name, topic, on_event)
+    # one consumer for every filed topic, in batches: a case's events that arrived together are one write
+    subscribe_cases(rt.broker, rt.settings, rt.name, FILED_TOPICS, on_events)
     subscribe(rt.broker, rt.settings, rt.name, "communication.recorded", on_communication)
     subscribe(rt.broker, rt.settings, rt.name, "archive.import", on_import)
 

@@ -60,35 +60,46 @@ def record_problems(doc: dict[str, Any]) -> list[str]:
 
 
 async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
-    entry = entry_of(event)
+    await file_events([event], store=store)
 
-    if isinstance(event.payload, ComplaintReceived):  # before the record shows: a caller is known from then on
-        await remember_household(store.collection.database, event)
+
+async def file_events(events: list[Envelope[Any]], *, store: AggregateStore) -> None:
+    """File events of one case (a batch's, as they arrived) in one write of its record, then its views once.
+    Each event is filed once, whatever was filed before or arrives twice in the batch."""
+    first = events[0]
+    case_id = first.complaint_id
+    if any(e.complaint_id != case_id for e in events):
+        raise ValueError("events of several cases filed together")
+    for event in events:
+        if isinstance(event.payload, ComplaintReceived):  # before the record shows: a caller is known from then
+            await remember_household(store.collection.database, event)
+    by_id = {str(e.event_id): e for e in events}
 
     after: dict[str, Any] = {}  # the record as this filing leaves it (its changes are whole top-level fields)
     before: dict[str, Any] = {}  # its page keys before this filing
 
-    def decide(doc: dict[str, Any] | None) -> Decision:
-        before["keys"] = queries.key_entry({**doc, "_id": event.complaint_id}) if doc else None
+    def decide(doc: dict[str, Any] | None, fresh: list[str]) -> Decision:
+        before["keys"] = queries.key_entry({**doc, "_id": case_id}) if doc else None
         before["entry"] = queries.queue_entry(doc) if doc else None
-        stored = loaded_events((doc or {}).get("events", []))
-        events = [*stored, {**entry, "hash": link(stored[-1].get("hash", "") if stored else "", entry)}]
+        events = loaded_events((doc or {}).get("events", []))
+        for event_id in fresh:
+            entry = entry_of(by_id[event_id])
+            events.append({**entry, "hash": link(events[-1].get("hash", "") if events else "", entry)})
         record = record_of(events)
-        changes = {"group_id": event.group_id, "estate_id": event.estate_id, "events": stored_events(events),
+        changes = {"group_id": first.group_id, "estate_id": first.estate_id, "events": stored_events(events),
                    "updated_at": datetime.now(UTC), "chain_version": CHAIN_VERSION, **record}
-        changes.update(_rollup_changes(doc, {**changes, "_id": event.complaint_id}, events))
+        changes.update(_rollup_changes(doc, {**changes, "_id": case_id}, events))
         found = record_problems(doc) if doc and doc.get("chain_version") == CHAIN_VERSION else []
         if found:
             alerts = [*doc.get("integrity_alerts", []), {"at": datetime.now(UTC), "problems": found}]
             changes["integrity_alerts"] = alerts
         after.clear()
-        after.update({**(doc or {}), **changes, "_id": event.complaint_id,
-                      "version": (doc or {}).get("version", 0) + 1})
+        after.update({**(doc or {}), **changes, "_id": case_id, "version": (doc or {}).get("version", 0) + 1})
         return Decision(changes=changes)
 
-    filed = await store.apply(event.complaint_id, str(event.event_id), decide)
+    filed = await store.apply_many(case_id, list(by_id), decide)
     # The views are derived from the record, so rewriting them on a redelivery converges after a crash.
-    await refresh_views(store, event.complaint_id, filing=isinstance(event.payload, ComplaintReceived),
+    await refresh_views(store, case_id, filing=any(isinstance(e.payload, ComplaintReceived) for e in events),
                         record=after if filed else None, before=before if filed else None)
 
 
@@ -181,7 +192,9 @@ async def remember_household(db: Any, event: Envelope[ComplaintReceived]) -> Non
 
 
 async def import_history(event: Envelope[HistoryImported], *, store: AggregateStore) -> None:
-    """Past cases from a previous system: each contained event is filed as if it had arrived (idempotent)."""
+    """Past cases from a previous system: each contained event is filed as if it had arrived (idempotent),
+    a case's events in one write."""
+    cases: dict[str, list[Envelope[Any]]] = {}
     for raw in event.payload.events:
         try:
             inner = parse_obj(raw)
@@ -189,7 +202,9 @@ async def import_history(event: Envelope[HistoryImported], *, store: AggregateSt
             raise BadMessage(f"imported event {raw.get('event_id')!r}: {exc}") from exc
         if (inner.group_id, inner.estate_id) != (event.group_id, event.estate_id):
             raise BadMessage(f"imported event {inner.event_id} belongs to another group or estate")
-        await file_event(inner, store=store)
+        cases.setdefault(inner.complaint_id, []).append(inner)
+    for events in cases.values():
+        await file_events(events, store=store)
 
 
 def _parse_dates(payload: dict[str, Any]) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from deploy.demo_history import build
 from services.archive import queries, retention, rollups
 from services.archive.domain import loaded_events
 from services.archive.entrypoints import rollup_loop
-from services.archive.handlers import file_event
+from services.archive.handlers import file_event, file_events
 from services.archive.verify import verify_case
+from shared.aggregate import AggregateStore
 from shared.contracts import parse
 from tests.helpers import spy_finds
 
@@ -37,6 +38,34 @@ async def test_a_case_filed_twice_is_counted_once_and_verifies(archive):
     assert (await rollups.rollups(db).find_one({"_id": docs[0]["_id"]}))["received"] == 2  # once, not twice
     result = await verify_case(db, record["_id"])
     assert result["ok"] is True, result
+
+
+async def test_a_cases_events_filed_together_make_the_same_record_in_one_write(archive):
+    db, store = archive
+    case = envelopes(build("2026-08", 2)[0])
+    apart_db = db.client[f"{db.name}_apart"]  # the same case filed one event at a time, for comparison
+    await queries.ensure_indexes(apart_db)
+    apart = AggregateStore(queries.cases(apart_db), store.relay, store.settings)
+    try:
+        for env in case:
+            await file_event(env, store=apart)
+        await file_events(case[:2], store=store)  # what arrived first, then the rest with a redelivered one
+        await file_events([case[1], *case[2:], case[-1]], store=store)
+        a, b = await apart.get(case[0].complaint_id), await store.get(case[0].complaint_id)
+    finally:
+        await db.client.drop_database(apart_db.name)
+    assert [e["type"] for e in b["events"]] == [e.type for e in case]  # each once
+    same = ("timeline", "status", "terms", "contrib", "category", "severity", "next_due")
+    assert {k: b.get(k) for k in same} == {k: a.get(k) for k in same} and b["timeline"]
+    assert (await verify_case(db, b["_id"]))["ok"] is True
+    # two filings, each one write of the record (plus one clearing its delta once counted in the rollup)
+    assert b["version"] == 4 and a["version"] >= len(case)
+    ledger = await queries.ledger(db).find_one({"_id": b["_id"]})
+    assert ledger["head"] == b["chain_head"] and ledger["entries"] == len(b["timeline"])
+    day = await rollups.rollups(db).find_one({})
+    assert day["received"] == 1 and day["closed"] == 1
+    await file_events(case, store=store)  # all of them again: nothing changes
+    assert (await store.get(b["_id"]))["version"] == 4
 
 
 async def test_a_rollup_left_unsettled_by_a_crash_is_settled_by_the_sweep_reading_only_flagged_records(

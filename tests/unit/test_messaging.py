@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pymongo.errors import AutoReconnect
 
 from shared.contracts import ComplaintClosed, Envelope, encode
-from shared.messaging import COMMITS, process_message
+from shared.messaging import COMMITS, process_batch, process_message
 from shared.settings import ServiceSettings
 
 SETTINGS = ServiceSettings(retry_initial_seconds=0.001, retry_max_seconds=0.002, retry_budget_seconds=5)
@@ -70,8 +70,8 @@ class FakeBroker:
         self.sent.append((topic, body, headers))
 
 
-def valid(outcome: str = "satisfied") -> bytes:
-    cid = str(uuid.uuid4())
+def valid(outcome: str = "satisfied", case: str | None = None) -> bytes:
+    cid = case or str(uuid.uuid4())
     return encode(Envelope[ComplaintClosed](type="ComplaintClosed", correlation_id=uuid.UUID(cid), group_id="g",
                                             estate_id="e", complaint_id=cid,
                                             payload=ComplaintClosed(outcome=outcome)))
@@ -144,6 +144,79 @@ async def test_handled_offsets_are_committed_together_and_never_past_a_message_n
     assert consumer.commits == [{("cc.complaint.followup", 0): 10}]  # up to 9 (the DLQ'd 8 too), not 10
     await COMMITS.flush()
     assert len(consumer.commits) == 1
+
+
+@dataclass
+class FakeBatch:
+    """What a batch consumer hands over: records of several partitions, each partition's in order."""
+
+    records: tuple
+    nacked: int = 0
+    consumer: FakeConsumer = field(default_factory=FakeConsumer)
+
+    @property
+    def raw_message(self) -> tuple:
+        return self.records
+
+    async def nack(self) -> None:
+        self.nacked += 1
+
+
+def batch(*bodies: tuple[str, int, bytes]) -> FakeBatch:
+    """(topic, partition, body) each, offsets counted per partition from 20."""
+    seen: dict = {}
+    records = []
+    for topic, partition, body in bodies:
+        offset = seen[(topic, partition)] = seen.get((topic, partition), 19) + 1
+        records.append(Record(body, topic=topic, partition=partition, offset=offset))
+    return FakeBatch(tuple(records))
+
+
+async def test_a_batch_hands_each_cases_messages_over_together_and_commits_every_partition():
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    msg = batch(("cc.complaint.received", 0, valid(case=a)), ("cc.complaint.received", 0, valid(case=b)),
+                ("cc.complaint.triaged", 3, b"garbage"), ("cc.complaint.triaged", 3, valid(case=a)))
+    got, broker = [], FakeBroker()
+
+    async def handler(events):
+        got.append([e.complaint_id for e in events])
+
+    await process_batch(broker, SETTINGS, "svc", msg, handler)
+    assert sorted(got) == sorted([[a, a], [b]])
+    assert [t for t, _, _ in broker.sent] == ["cc.complaint.triaged.dlq"]
+    await COMMITS.flush()
+    assert msg.consumer.commits == [{("cc.complaint.received", 0): 22, ("cc.complaint.triaged", 3): 22}]
+    assert msg.nacked == 0
+
+
+async def test_when_a_cases_messages_fail_together_each_is_handled_alone_and_only_the_bad_one_is_parked():
+    case = str(uuid.uuid4())
+    msg = batch(*(("cc.complaint.followup", 0, valid(o, case)) for o in ("satisfied", "unreachable", "satisfied")))
+    handled, broker = [], FakeBroker()
+
+    async def handler(events):
+        if any(e.payload.outcome == "unreachable" for e in events):
+            raise KeyError("a rule this message breaks")
+        handled.extend(events)
+
+    await process_batch(broker, SETTINGS, "svc", msg, handler)
+    assert len(handled) == 2 and len(broker.sent) == 1
+    assert broker.sent[0][2]["x-dlq-offset"] == "21" and "KeyError" in broker.sent[0][2]["x-dlq-reason"]
+    await COMMITS.flush()
+    assert msg.consumer.commits == [{("cc.complaint.followup", 0): 23}]
+
+
+async def test_a_batch_not_handled_in_time_is_sought_back_whole_and_nothing_of_it_is_committed():
+    settings = ServiceSettings(retry_initial_seconds=0.001, retry_max_seconds=0.001, retry_budget_seconds=0.01)
+    msg = batch(("cc.complaint.received", 0, valid()), ("cc.complaint.received", 1, valid("unreachable")))
+
+    async def handler(events):
+        if events[0].payload.outcome == "unreachable":
+            raise AutoReconnect("down")
+
+    await process_batch(FakeBroker(), settings, "svc", msg, handler)
+    await COMMITS.flush()
+    assert msg.nacked == 1 and msg.consumer.commits == []
 
 
 async def test_every_outcome_is_counted_with_its_latency_and_the_lag_behind_the_partition_end():
