@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 
 DUE = "outbox_due"
+GEN = "outbox_gen"  # the last entry the last write added: whoever publishes it has published all (see flush)
 
 
 def outbox_entries(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dict[str, Any]:
@@ -52,12 +53,13 @@ def outbox_entries(settings: ServiceSettings, envelopes: list[Envelope[Any]]) ->
         }
     if fields:
         fields[DUE] = True
+        fields[GEN] = str(envelopes[-1].event_id)
     return fields
 
 
 def as_map(fields: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """`outbox_entries`' entries as a document's `outbox` field holds them."""
-    return {k.split(".", 1)[1]: v for k, v in fields.items() if k != DUE}
+    return {k.split(".", 1)[1]: v for k, v in fields.items() if k not in (DUE, GEN)}
 
 
 def outbox_map(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dict[str, dict[str, Any]]:
@@ -67,8 +69,8 @@ def outbox_map(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dic
 
 def outbox_doc(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dict[str, Any]:
     """The fields of a document inserted whole with these envelopes in its outbox: `outbox` and the flag."""
-    entries = outbox_map(settings, envelopes)
-    return {"outbox": entries, DUE: True} if entries else {"outbox": entries}
+    fields = outbox_entries(settings, envelopes)
+    return {"outbox": as_map(fields), **{k: v for k, v in fields.items() if k in (DUE, GEN)}}
 
 
 class OutboxRelay:
@@ -84,18 +86,30 @@ class OutboxRelay:
         self._wake = asyncio.Event()  # a publish failed: sweep at the busy pace
 
     async def flush(self, doc_id: Any, outbox: dict[str, dict[str, Any]] | None = None) -> int:
-        """Publish one document's pending entries in order; return how many went out."""
+        """Publish one document's pending entries in order, then remove them in one write; return how many went
+        out.
+
+        The flag goes in the same write when the last entry published is the document's `outbox_gen`, the last
+        one its last write added: that write saw every entry before it (the aggregate store writes at the version
+        it read; other writers insert the document whole), so none is left. Otherwise (a write came after) only
+        these entries go, and the flag stays for that writer and the sweeper. A crash before the write publishes
+        them again: consumers dedupe."""
         if outbox is None:
             doc = await self.collection.find_one({"_id": doc_id}, {"outbox": 1})
             outbox = (doc or {}).get("outbox") or {}
-        sent = 0
-        for event_id, entry in sorted(outbox.items(), key=lambda kv: (kv[1]["created_at"], kv[1]["seq"])):
+        ordered = sorted(outbox, key=lambda k: (outbox[k]["created_at"], outbox[k]["seq"]))
+        for event_id in ordered:
+            entry = outbox[event_id]
             await publish(self.broker, entry["topic"], entry["value"].encode(), key=entry["key"],
                           headers={"type": entry["type"]})
-            await self.collection.update_one({"_id": doc_id}, {"$unset": {f"outbox.{event_id}": ""}})
             metrics.OUTBOX_PUBLISHED.labels(self.collection.name).inc()
-            sent += 1
-        return sent
+        if ordered:
+            sent = {f"outbox.{event_id}": "" for event_id in ordered}
+            done = await self.collection.update_one({"_id": doc_id, GEN: ordered[-1]},
+                                                    {"$unset": {**sent, DUE: "", GEN: ""}})
+            if not done.matched_count:
+                await self.collection.update_one({"_id": doc_id}, {"$unset": sent})
+        return len(ordered)
 
     async def try_flush(self, doc_id: Any, outbox: dict[str, dict[str, Any]] | None = None) -> None:
         """Flush now if we can; if Kafka or MongoDB is down the sweeper will do it later."""
@@ -126,7 +140,7 @@ class OutboxRelay:
                 sent += await self.flush(doc["_id"], due)
             if len(due) == len(outbox) and not whole:  # nothing left: unflagged unless an entry came meanwhile
                 await self.collection.update_one({"_id": doc["_id"], DUE: True, "outbox": {}},
-                                                 {"$unset": {DUE: ""}})
+                                                 {"$unset": {DUE: "", GEN: ""}})
         return sent
 
     async def run(self) -> None:

@@ -13,7 +13,7 @@ from shared.aggregate import AggregateStore, Decision
 from shared.contracts import ComplaintClosed, Envelope
 from shared.messaging import build_broker, ensure_topics, publish, renew_producer
 from shared.mongo import make_client
-from shared.outbox import DUE, OutboxRelay, outbox_doc, outbox_map
+from shared.outbox import DUE, OutboxRelay, as_map, outbox_doc, outbox_entries, outbox_map
 from shared.settings import ServiceSettings
 from tests.helpers import read_topic
 
@@ -102,6 +102,25 @@ async def test_the_sweeper_leaves_the_flag_of_a_document_whose_entry_is_still_yo
     await relay.flush(cid)  # the writer publishes it
     assert await relay.sweep_once() == 0
     assert DUE not in await coll.find_one({"_id": cid})
+
+
+async def test_a_writer_publishing_its_entries_clears_the_flag_unless_a_later_write_added_one(platform):
+    settings, coll, relay = platform
+    cid, other = str(uuid.uuid4()), str(uuid.uuid4())
+    first = outbox_doc(settings, [closed_event(cid), closed_event(cid)])
+    await coll.insert_one({"_id": cid, "version": 1, **first})
+    assert await relay.flush(cid, first["outbox"]) == 2
+    assert {k: v for k, v in (await coll.find_one({"_id": cid})).items() if k != "_id"} == {"version": 1,
+                                                                                             "outbox": {}}
+    mine = outbox_doc(settings, [closed_event(other)])
+    await coll.insert_one({"_id": other, "version": 1, **mine})
+    later = outbox_entries(settings, [closed_event(other)])  # written before the first writer publishes
+    await coll.update_one({"_id": other}, {"$set": later})
+    assert await relay.flush(other, mine["outbox"]) == 1
+    stored = await coll.find_one({"_id": other})
+    assert list(stored["outbox"]) == list(as_map(later)) and stored[DUE] is True  # left for its writer
+    assert await relay.flush(other) == 1
+    assert (await coll.find_one({"_id": other}))["outbox"] == {} and DUE not in await coll.find_one({"_id": other})
 
 
 async def test_the_sweeper_looks_at_once_on_start_then_idles_until_a_publish_fails(platform):
