@@ -30,6 +30,7 @@ from pymongo import AsyncMongoClient
 
 from deploy.native import stack
 from services.archive import queries
+from services.archive.search import week_term
 from shared.scope import Scope
 
 SIZES = (10_000, int(os.environ.get("CC_BENCH_QUEUE_MAX", "1000000")))
@@ -56,7 +57,7 @@ def entry(i: int, now: datetime, rng: random.Random) -> dict[str, Any]:
     still_open = rng.random() < max(0.0, 1 - age_days / OPEN_DAYS) or rng.random() < STRAGGLERS
     status = rng.choice(OPEN_STATUSES) if still_open else "closed"
     due = received + timedelta(hours=rng.randint(1, 120)) if status not in ("closed",) else None
-    terms = sorted({*rng.sample(WORDS, 4), *(w for w in rng.sample(WORDS, 2) for w in w)})
+    terms = [*sorted({*rng.sample(WORDS, 4), *(w for w in rng.sample(WORDS, 2) for w in w)}), week_term(received)]
     phone = f"138{rng.randint(0, 99_999_999):08d}"
     doc = {"_id": str(uuid.UUID(int=rng.getrandbits(128))), "tracking_no": f"TS2026B{i:08d}", "group_id": "g-big",
            "estate_id": rng.choice(ESTATES), "status": status, "category": "service", "subcategory": rng.choice(SUBS),
@@ -168,6 +169,7 @@ async def main() -> None:
     try:
         await queries.ensure_indexes(db)
         await queries.backfill_queue_keys(db)  # nothing listed yet: the keys are complete from the start
+        await queries.backfill_search_weeks(db)  # and every entry will carry its week term
         have = 0
         for size in SIZES:
             took = await fill(db, have, size)

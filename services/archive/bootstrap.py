@@ -20,6 +20,7 @@ def build_app(settings: ArchiveSettings | None = None) -> FastAPI:
     store = AggregateStore(queries.cases(rt.db), rt.relay("cases"), settings)
     rt.on_start.append(lambda: queries.ensure_indexes(rt.db))
     rt.once("queue keys backfill", lambda: queries.backfill_queue_keys(rt.db))
+    rt.once("search weeks backfill", lambda: queries.backfill_search_weeks(rt.db))
     rt.on_start.append(lambda: chain_legacy_records(store))
     rt.singleton("retention", retention_loop(rt, settings.retention_days, settings.retention_action,
                                              settings.retention_sweep_hours))

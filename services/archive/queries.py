@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from services.archive.domain import phone_key
-from services.archive.search import query_terms
+from services.archive.search import query_terms, recent_weeks, week_term
 from shared.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,10 @@ LIST_HIDE = {"due_sort": 0, "terms": 0, "phone_key": 0, "changed_at": 0, "change
 # chosen there and only its rows are read from `queue`. FerretDB v1 sorts and pages in Go after decoding every
 # matching document whole, so a region's page cost ~0.25 ms per KB of each open case's list entry (ADR 14).
 KEY_FIELDS = ("group_id", "estate_id", "status", "category", "channel", "needs_review", "received_at", "due_sort")
-_KEYS_READY: set[str] = set()  # databases whose `queue_keys` are complete
-_KEYS_ASKED: dict[str, float] = {}  # database name -> when it was last asked (monotonic)
+_READY: set[tuple[str, str]] = set()  # (database, view) whose backfill is complete
+_ASKED: dict[tuple[str, str], float] = {}  # (database, view) -> when it was last asked (monotonic)
+SEARCH_ORDER = [("received_at", -1), ("_id", 1)]  # search results: newest first
+SEARCH_WEEKS = 8  # a search reads week by week this far back; fewer matches than a page: all at once
 CHANGE_SLOT_SECONDS = 10
 
 
@@ -94,8 +96,11 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
 
 
 def queue_entry(record: dict[str, Any]) -> dict[str, Any]:
-    """The slim list view of a case record."""
-    return {k: record[k] for k in LIST_FIELDS if k in record}
+    """The slim list view of a case record; its search terms with the week it was received in."""
+    entry = {k: record[k] for k in LIST_FIELDS if k in record}
+    if isinstance(record.get("received_at"), datetime):
+        entry["terms"] = [*entry.get("terms", []), week_term(record["received_at"])]
+    return entry
 
 
 def key_entry(record: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +126,6 @@ def _keys_filter(flt: dict[str, Any]) -> dict[str, Any]:
 
 async def backfill_queue_keys(db: AsyncDatabase, batch: int = 2000) -> int:
     """The archive at start: `queue_keys` for the cases listed before it existed, once; then pages use it.
-
     Entries are inserted, never replaced, so one a filing wrote meanwhile (newer) is kept."""
     if await db["views_meta"].find_one({"_id": "queue_keys"}) is not None:
         return 0
@@ -132,12 +136,45 @@ async def backfill_queue_keys(db: AsyncDatabase, batch: int = 2000) -> int:
             done += await _insert_new(queue_keys(db), rows)
             rows = []
     done += await _insert_new(queue_keys(db), rows)
-    await db["views_meta"].update_one({"_id": "queue_keys"}, {"$set": {"ready": True, "at": datetime.now(UTC),
-                                                                        "backfilled": done}}, upsert=True)
-    _KEYS_READY.add(db.name)
+    await _mark_ready(db, "queue_keys", done)
     if done:
         log.info("queue keys written for %d listed cases", done)
     return done
+
+
+async def backfill_search_weeks(db: AsyncDatabase, batch: int = 2000) -> int:
+    """The archive at start: the week term on list entries written before it existed, once; then searches go
+    week by week. Added (`$addToSet`) by key, a batch's cases of one week in one update."""
+    if await db["views_meta"].find_one({"_id": "search_weeks"}) is not None:
+        return 0
+    done, rows = 0, []
+    async for row in queue(db).find({}, {"received_at": 1}):
+        rows.append(row)
+        if len(rows) >= batch:
+            done += await _add_week_terms(db, rows)
+            rows = []
+    done += await _add_week_terms(db, rows)
+    await _mark_ready(db, "search_weeks", done)
+    if done:
+        log.info("week terms added to %d listed cases", done)
+    return done
+
+
+async def _add_week_terms(db: AsyncDatabase, rows: list[dict[str, Any]]) -> int:
+    weeks: dict[str, list[Any]] = {}
+    for row in rows:
+        if isinstance(row.get("received_at"), datetime):
+            weeks.setdefault(week_term(row["received_at"]), []).append(row["_id"])
+    done = 0
+    for week, ids in weeks.items():
+        done += (await queue(db).update_many({"_id": {"$in": ids}}, {"$addToSet": {"terms": week}})).modified_count
+    return done
+
+
+async def _mark_ready(db: AsyncDatabase, view: str, done: int) -> None:
+    await db["views_meta"].update_one({"_id": view}, {"$set": {"ready": True, "at": datetime.now(UTC),
+                                                               "backfilled": done}}, upsert=True)
+    _READY.add((db.name, view))
 
 
 async def _insert_new(coll: Any, rows: list[dict[str, Any]]) -> int:
@@ -156,15 +193,26 @@ async def count(coll: Any, flt: dict[str, Any]) -> int:
 
 
 async def keys_ready(db: AsyncDatabase) -> bool:
-    """Whether pages can be chosen from `queue_keys` (asked again at most once a minute until it is)."""
-    if db.name in _KEYS_READY:
+    """Whether pages can be chosen from `queue_keys`."""
+    return await _ready(db, "queue_keys")
+
+
+async def weeks_ready(db: AsyncDatabase) -> bool:
+    """Whether every list entry carries its week term (searches go week by week)."""
+    return await _ready(db, "search_weeks")
+
+
+async def _ready(db: AsyncDatabase, view: str) -> bool:
+    """Whether a view's backfill is complete (asked again at most once a minute until it is)."""
+    key = (db.name, view)
+    if key in _READY:
         return True
-    if time.monotonic() - _KEYS_ASKED.get(db.name, -math.inf) < 60:
+    if time.monotonic() - _ASKED.get(key, -math.inf) < 60:
         return False
-    _KEYS_ASKED[db.name] = time.monotonic()
-    if await db["views_meta"].find_one({"_id": "queue_keys", "ready": True}, {"_id": 1}) is None:
+    _ASKED[key] = time.monotonic()
+    if await db["views_meta"].find_one({"_id": view, "ready": True}, {"_id": 1}) is None:
         return False
-    _KEYS_READY.add(db.name)
+    _READY.add(key)
     return True
 
 
@@ -200,9 +248,10 @@ async def list_cases(db: AsyncDatabase, scope: Scope, *, estate_id: str | None =
                      complainant: str | None = None, via_keys: bool | None = None) -> dict[str, Any]:
     """The queue and the archive search: nearest deadline first, personal data masked.
 
-    `q` is Chinese keywords (segmented, every word needed); `complainant` a phone number; dates bound the
-    time the complaint was received. `via_keys` (benchmarks): False chooses the page from the list view itself,
-    as before `queue_keys`; by default the keys are used once they are complete.
+    `q` is Chinese keywords (segmented, every word needed): a search lists newest first, and its `total` is
+    exact only when `total_exact` (otherwise: at least that many, see `_search`). `complainant` is a phone
+    number; dates bound the time the complaint was received. `via_keys` (benchmarks): False chooses the page
+    from the list view itself, as before `queue_keys`; by default the keys are used once they are complete.
     """
     flt: dict[str, Any] = scope.mongo_filter()
     if category is not None:
@@ -234,8 +283,11 @@ async def list_cases(db: AsyncDatabase, scope: Scope, *, estate_id: str | None =
     if channel is not None:
         flt["channel"] = channel
     order = [("due_sort", 1), ("received_at", 1), ("_id", 1)]
+    exact = True
+    if "$and" in flt:  # words to search for
+        items, total, exact = await _search(db, flt, page, page_size, received_to)
     # the page is chosen among small documents, then only its rows are read
-    if not q and not complainant and via_keys is not False and await keys_ready(db):
+    elif not q and not complainant and via_keys is not False and await keys_ready(db):
         # the total and the page's ids from the small key documents (on FerretDB both are answered by PostgreSQL
         # when every condition is an equality or `$in`: docs/adr/0015), then only the page's rows
         kf = _keys_filter(flt)
@@ -252,7 +304,30 @@ async def list_cases(db: AsyncDatabase, scope: Scope, *, estate_id: str | None =
     for it in items:
         it["complaint_id"] = it.pop("_id")
         it["complainant"] = it.pop("complainant_masked", {})
-    return {"items": items, "total": total, "page": page, "page_size": page_size}
+    return {"items": items, "total": total, "total_exact": exact, "page": page, "page_size": page_size}
+
+
+async def _search(db: AsyncDatabase, flt: dict[str, Any], page: int, page_size: int, until: datetime | None
+                  ) -> tuple[list[dict[str, Any]], int, bool]:
+    """A search's page, newest first: the words within one week at a time (each list entry carries the week
+    it was received in), from the latest back, until the page is full. Its cost follows the matches of the
+    weeks read, not of the whole archive, which for common words grows with every day kept: the total is then
+    a lower bound (older weeks not counted). Words with fewer matches than a page over SEARCH_WEEKS weeks are
+    rare, and all of their matches are read at once, counted exactly."""
+    skip, items, total = (page - 1) * page_size, [], 0
+    if await weeks_ready(db):
+        for week in recent_weeks(until or datetime.now(UTC), SEARCH_WEEKS):
+            wf = {**flt, "$and": [*flt["$and"], {"terms": week}]}
+            n = await count(queue(db), wf)
+            if n and total + n > skip:
+                items += await queue(db).find(wf, LIST_HIDE).sort(SEARCH_ORDER).skip(max(0, skip - total)).limit(
+                    page_size - len(items)).to_list(None)
+            total += n
+            if len(items) >= page_size:
+                return items, total, False
+    total = await count(queue(db), flt)
+    items = await queue(db).find(flt, LIST_HIDE).sort(SEARCH_ORDER).skip(skip).limit(page_size).to_list(None)
+    return items, total, True
 
 
 async def callbacks_due(db: AsyncDatabase, scope: Scope, *, owner: str | None = None,

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
+
+from shared.workcal import LOCAL_TZ
 
 _WORD = re.compile(r"[0-9a-z]+|[\u4e00-\u9fff]+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -58,3 +61,16 @@ def query_terms(q: str) -> list[str]:
         if w and _WORD.fullmatch(w):
             out.setdefault(w, None)
     return list(out)[:20]
+
+
+def week_term(at: datetime) -> str:
+    """The term of the (ISO, local) week a case was received in, kept among its list entry's terms: a search
+    asks for its words within one week at a time, newest first, so its cost follows a week's matches, not the
+    whole archive's (`queries.list_cases`)."""
+    year, week, _ = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(LOCAL_TZ).isocalendar()
+    return f"@w{year}-{week:02d}"
+
+
+def recent_weeks(until: datetime, n: int) -> list[str]:
+    """The week terms of the n weeks up to `until`, newest first."""
+    return [week_term(until - timedelta(weeks=k)) for k in range(n)]

@@ -23,6 +23,7 @@ from pymongo import AsyncMongoClient, monitoring
 
 from benchmarks.queue_bench import entry
 from services.archive import analysis, queries
+from services.archive.search import recent_weeks, week_term
 from shared.scope import Scope
 
 LARGE = {"cases", "queue", "communications", "counterparts", "counterpart_keys", "rollups", "households"}
@@ -191,6 +192,62 @@ async def test_search_finds_every_case_its_words_match_and_no_other(infra, prefi
         assert await found("WiFi") == {"latin"}
         assert await found("楼道") == {"other"}
         assert await found("电梯") == set()
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def test_a_search_goes_week_by_week_newest_first_and_counts_rare_words_exactly(infra, prefix, cleanup,
+                                                                                     monkeypatch):
+    """Common words: the weeks read from the latest back until the page is full (the total a lower bound);
+    rare ones: every match at once, counted exactly. Either way the pages, one after another, are every match
+    newest first. Entries listed before the week terms get them once, and until then a search reads everything."""
+    client = AsyncMongoClient(infra.mongo_url, tz_aware=True)
+    db = client[f"{prefix}_archive_w{uuid.uuid4().hex[:4]}"]
+    await queries.ensure_indexes(db)
+    now = datetime.now(UTC)
+    base = {"group_id": "g-big", "estate_id": "e-b0001", "status": "assigned", "due_sort": now}
+    leaks = [{**base, "_id": f"leak{i:02d}", "received_at": now - timedelta(days=2 * i, hours=1),
+              "terms": ["漏水", "漏", "水"]} for i in range(30)]  # one every other day: over eight weeks
+    gas = [{**base, "_id": f"gas{i}", "received_at": now - timedelta(weeks=12 + i), "terms": ["燃气", "燃", "气"]}
+           for i in range(3)]
+    await queries.queue(db).insert_many([*leaks, *gas])  # listed before the week terms
+    group = Scope("g-big", None)
+    counted: list[dict] = []
+    real_count = queries.count
+
+    async def spy(coll, flt):
+        counted.append(flt)
+        return await real_count(coll, flt)
+
+    monkeypatch.setattr(queries, "count", spy)
+
+    async def ids(q: str, page: int = 1, page_size: int = 5) -> tuple[list[str], dict]:
+        r = await queries.list_cases(db, group, q=q, page=page, page_size=page_size)
+        return [it["complaint_id"] for it in r["items"]], r
+
+    try:
+        newest, r = await ids("漏水")
+        assert newest == [f"leak{i:02d}" for i in range(5)] and r["total"] == 30 and r["total_exact"] is True
+        assert await queries.backfill_search_weeks(db) == 33
+        assert all(week_term(d["received_at"]) in d["terms"] for d in await queries.queue(db).find({}).to_list(None))
+        assert await queries.backfill_search_weeks(db) == 0  # once
+
+        counted.clear()
+        newest, r = await ids("漏水")
+        assert newest == [f"leak{i:02d}" for i in range(5)]
+        assert r["total_exact"] is False and 5 <= r["total"] < 30
+        # the latest weeks only, newest first
+        assert [f["$and"][-1] for f in counted] == [{"terms": w} for w in recent_weeks(now, len(counted))]
+        assert 1 <= len(counted) <= 3
+        pages = [await ids("漏水", page) for page in range(1, 8)]
+        assert [i for got, _ in pages for i in got] == [f"leak{i:02d}" for i in range(30)]
+        assert pages[-2][1]["total_exact"] is True and pages[-2][1]["total"] == 30  # past the weeks read: all
+
+        rare, r = await ids("燃气")
+        assert rare == ["gas0", "gas1", "gas2"] and r["total"] == 3 and r["total_exact"] is True
+        entry = queries.queue_entry({"_id": "x", "received_at": now, "terms": ["漏水"], "status": "assigned"})
+        assert entry["terms"] == ["漏水", week_term(now)]
     finally:
         await client.drop_database(db.name)
         await client.close()

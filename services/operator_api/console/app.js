@@ -91,7 +91,7 @@ async function queueView() {
         <td>${esc(zh(c.subcategory || c.category))}</td><td>${sevBadge(c.severity)}</td><td>${esc(zh(c.status))}${c.paused ? " ⏸" : ""}${c.escalation_level ? ` <span class="due-breach">督办${c.escalation_level}</span>` : ""}</td>
         <td>${esc(c.assignee ? c.assignee.name : "—")}</td><td>${esc((c.complainant || {}).name)} ${esc((c.complainant || {}).phone)}</td><td class="${cls}">${t}</td></tr>`;
     }).join("");
-    $("#count").textContent = `共 ${data.total} 件 · 更新于 ${new Date().toLocaleTimeString()}`;
+    $("#count").textContent = `${data.total_exact === false ? "至少" : "共"} ${data.total} 件 · 更新于 ${new Date().toLocaleTimeString()}`;
     for (const tr of view().querySelectorAll("tr.row")) {
       tr.onclick = () => (location.hash = "#/case/" + tr.dataset.id);
       tr.onkeydown = (e) => { if (e.key === "Enter") location.hash = "#/case/" + tr.dataset.id; };
