@@ -192,7 +192,9 @@ def build_router(*, org: OrgDirectory, settings: OperatorApiSettings, archive_db
         scope: ScopeDep, estate_id: str | None = Query(None, max_length=64),
         status: Status | None = None, needs_review: bool | None = None, channel: Channel | None = None,
         page: int = Query(1, ge=1, le=10_000), page_size: int = Query(20, ge=1, le=100),
-        category: Category | None = None, q: str | None = Query(None, max_length=100, description="关键词 keywords"),
+        category: Category | None = None,
+        q: str | None = Query(None, max_length=100, description="关键词 keywords: newest first; for common words "
+                              "`total` counts the latest weeks read (`total_exact` false: at least that many)"),
         received_from: date | None = Query(None, ge=FIRST_DAY, le=LAST_DAY),
         received_to: date | None = Query(None, description="exclusive", ge=FIRST_DAY, le=LAST_DAY),
         complainant: str | None = Query(None, max_length=40, description="投诉人电话 complainant's phone"),
