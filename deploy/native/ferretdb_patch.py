@@ -52,13 +52,19 @@ update reads before it writes): a third of its CPU in the pipeline benchmark. Th
 `github.com/goccy/go-json` (`MODULES`, pinned; the same API, the same results on valid input) instead. Only the
 wording of errors on malformed JSON differs (FerretDB's own sjson tests pass except those that compare that
 wording), and FerretDB only ever reads JSON it wrote. See docs/adr/0016.
+
+7. A write of one statement runs without BEGIN and COMMIT. FerretDB v1 wraps every insert and every update in
+a transaction, also when it is a single INSERT or a single UPDATE: three round trips to PostgreSQL instead of
+one, and half of all the statements PostgreSQL ran in the pipeline benchmark were those BEGINs and COMMITs. A
+single statement is atomic on its own; writes of several statements (several documents updated, several
+insert batches) keep their transaction. See docs/adr/0017.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-TAG = "cc18"  # part of the cached binary's name: a changed patch rebuilds
+TAG = "cc19"  # part of the cached binary's name: a changed patch rebuilds
 # modules the patched source imports besides FerretDB's own (`go get` before the build)
 MODULES = ("github.com/goccy/go-json@v0.10.5",)
 
@@ -589,6 +595,40 @@ _COUNT_HINT_NEW = _COUNT_HINT_OLD.replace(
     "\t\tqp.Filter = params.Filter\n", "\t\tqp.Filter = params.Filter\n\t\tqp.CCCount = true // complaint-center\n")
 
 
+# Change 7: one statement, no transaction around it (docs/adr/0017).
+_ONCE_GO = """// complaint-center patch: a write of one statement is not wrapped in BEGIN and COMMIT (docs/adr/0017).
+package postgresql
+
+import (
+\t"context"
+
+\t"github.com/jackc/pgx/v5"
+\t"github.com/jackc/pgx/v5/pgconn"
+\t"github.com/jackc/pgx/v5/pgxpool"
+
+\t"github.com/FerretDB/FerretDB/internal/backends/postgresql/metadata/pool"
+)
+
+// ccExecer runs a statement: a transaction, or the pool (a statement on its own, atomic by itself).
+type ccExecer interface {
+\tExec(ctx context.Context, sql string, arguments ...any) (pgconn.CommandTag, error)
+}
+
+// ccInTransaction is pool.InTransaction, except that f running one statement runs it without a transaction.
+func ccInTransaction(ctx context.Context, p *pgxpool.Pool, statements int, f func(tx ccExecer) error) error {
+\tif statements == 1 {
+\t\treturn f(p)
+\t}
+
+\treturn pool.InTransaction(ctx, p, func(tx pgx.Tx) error { return f(tx) })
+}
+"""
+_TX_OLD = "\terr = pool.InTransaction(ctx, p, func(tx pgx.Tx) error {\n"
+_TX_INSERT = ("\terr = ccInTransaction(ctx, p, (len(params.Docs)+max(c.r.BatchSize, 1)-1)/max(c.r.BatchSize, 1), "
+              "func(tx ccExecer) error { // complaint-center patch\n")
+_TX_UPDATE = "\terr = ccInTransaction(ctx, p, len(params.Docs), func(tx ccExecer) error { // complaint-center patch\n"
+
+
 def _replace(path: Path, old: str, new: str, count: int = 1) -> None:
     text = path.read_text()
     if text.count(old) != count:
@@ -629,6 +669,18 @@ def apply(src: Path) -> None:
     _replace(handler / "msg_count.go", _COUNT_HINT_OLD, _COUNT_HINT_NEW)
     _replace(handler / "msg_count.go", _COUNT_OLD, _COUNT_NEW)
     (handler / "cc_locks.go").write_text(_LOCKS_GO)
+    collection = pg / "collection.go"
+    text = collection.read_text()
+    if text.count(_TX_OLD) != 2:
+        raise RuntimeError("FerretDB patch: InsertAll's and UpdateAll's transactions not found")
+    first = text.index(_TX_OLD)  # InsertAll's, then UpdateAll's
+    text = text[:first] + _TX_INSERT + text[first + len(_TX_OLD):]
+    text = text.replace(_TX_OLD, _TX_UPDATE)
+    _import = '\t"github.com/FerretDB/FerretDB/internal/backends/postgresql/metadata/pool"\n'
+    if text.count(_import) != 1 or "pool." in text:
+        raise RuntimeError("FerretDB patch: collection.go uses its pool import elsewhere")
+    collection.write_text(text.replace(_import, ""))  # only cc_once.go uses it now
+    (pg / "cc_once.go").write_text(_ONCE_GO)
     for name in _WRITERS:
         _insert_before(handler / name, _WRITE_ANCHOR, _WRITE_LOCK)
     swapped = 0
