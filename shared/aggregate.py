@@ -10,7 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts import Envelope
-from shared.outbox import DUE, GEN, OutboxRelay, as_map, outbox_entries
+from shared.outbox import OutboxRelay, as_doc, as_map, outbox_entries
 from shared.settings import ServiceSettings
 
 PROCESSED_KEEP = 500  # a case sees tens of messages; the window only needs to outlast redeliveries
@@ -82,7 +82,7 @@ class AggregateStore:
         pending = {**((doc or {}).get("outbox") or {}), **entries}
         if doc is None:
             new: dict[str, Any] = {"_id": doc_id, "version": 1, "processed": message_ids[-PROCESSED_KEEP:],
-                                   "outbox": entries, **{k: v for k, v in outbox.items() if k in (DUE, GEN)}}
+                                   **as_doc(outbox)}
             new.update(d.changes)
             for k, v in d.push.items():
                 new[k] = [v]

@@ -186,19 +186,24 @@ async def send_to_dlq(broker: KafkaBroker, record: Any, service: str, reason: st
     )
 
 
+def _consumer_options(settings: ServiceSettings, service: str, title: str) -> dict[str, Any]:
+    """The service's consumer group, positions committed by us (`Commits`), our own decoding (`_raw_body`)."""
+    return {
+        "group_id": f"{settings.topic_prefix}.{service}", "ack_policy": AckPolicy.MANUAL,
+        "auto_offset_reset": "earliest", "decoder": _raw_body, "title": title,
+        "max_poll_interval_ms": settings.consumer_max_poll_interval_ms,
+        # an idle consumer asks again only when this ends (aiokafka's default: every 500 ms, for each of the
+        # center's ~30 consumers); a message ends the wait at once, so latency is the same
+        "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
+    }
+
+
 def subscribe(broker: KafkaBroker, settings: ServiceSettings, service: str, topic_name: str,
               handler: Handler) -> None:
     """Consume `<prefix>.<topic_name>` in the service's consumer group with the reliability rules above."""
     topic = settings.topic(topic_name)
 
-    @broker.subscriber(
-        topic, group_id=f"{settings.topic_prefix}.{service}", ack_policy=AckPolicy.MANUAL,
-        auto_offset_reset="earliest", decoder=_raw_body,
-        max_poll_interval_ms=settings.consumer_max_poll_interval_ms, title=f"{service}:{topic_name}",
-        # an idle consumer asks again only when this ends (aiokafka's default: every 500 ms, for each of the
-        # center's ~30 consumers); a message ends the wait at once, so latency is the same
-        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
-    )
+    @broker.subscriber(topic, **_consumer_options(settings, service, f"{service}:{topic_name}"))
     async def consume(body: bytes, msg: KafkaMessage) -> None:
         await process_message(broker, settings, service, msg, handler)
 
@@ -208,14 +213,12 @@ def subscribe_cases(broker: KafkaBroker, settings: ServiceSettings, service: str
     """Consume several topics in one consumer, in batches of what has arrived; the handler gets each case's
     messages of a batch together (`process_batch`). For a consumer whose cost is per case written, not per
     message: a case's events arriving close together are then written once."""
+    title = f"{service}:{'+'.join(topic_names)}"
 
     @broker.subscriber(
-        *(settings.topic(t) for t in topic_names), group_id=f"{settings.topic_prefix}.{service}",
-        ack_policy=AckPolicy.MANUAL, auto_offset_reset="earliest", decoder=_raw_body,
-        max_poll_interval_ms=settings.consumer_max_poll_interval_ms, title=f"{service}:{'+'.join(topic_names)}",
-        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms, batch=True,
+        *(settings.topic(t) for t in topic_names), **_consumer_options(settings, service, title),
         # a batch is what has arrived: the wait only applies when nothing has
-        max_records=settings.consumer_batch_max_records, batch_timeout_ms=settings.consumer_batch_wait_ms,
+        batch=True, max_records=settings.consumer_batch_max_records, batch_timeout_ms=settings.consumer_batch_wait_ms,
     )
     async def consume(body: Any, msg: KafkaMessage) -> None:
         await process_batch(broker, settings, service, msg, handler)

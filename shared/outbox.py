@@ -69,7 +69,11 @@ def outbox_map(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dic
 
 def outbox_doc(settings: ServiceSettings, envelopes: list[Envelope[Any]]) -> dict[str, Any]:
     """The fields of a document inserted whole with these envelopes in its outbox: `outbox` and the flag."""
-    fields = outbox_entries(settings, envelopes)
+    return as_doc(outbox_entries(settings, envelopes))
+
+
+def as_doc(fields: dict[str, Any]) -> dict[str, Any]:
+    """`outbox_entries`' fields as a document inserted whole holds them: `outbox`, the flag and the last entry."""
     return {"outbox": as_map(fields), **{k: v for k, v in fields.items() if k in (DUE, GEN)}}
 
 

@@ -627,6 +627,9 @@ _TX_OLD = "\terr = pool.InTransaction(ctx, p, func(tx pgx.Tx) error {\n"
 _TX_INSERT = ("\terr = ccInTransaction(ctx, p, (len(params.Docs)+max(c.r.BatchSize, 1)-1)/max(c.r.BatchSize, 1), "
               "func(tx ccExecer) error { // complaint-center patch\n")
 _TX_UPDATE = "\terr = ccInTransaction(ctx, p, len(params.Docs), func(tx ccExecer) error { // complaint-center patch\n"
+_INSERT_BODY = "\t\tbatchSize := c.r.BatchSize\n"  # the first line of InsertAll's transaction, then UpdateAll's
+_UPDATE_BODY = "\t\tfor _, doc := range params.Docs {\n"
+_POOL_IMPORT = '\t"github.com/FerretDB/FerretDB/internal/backends/postgresql/metadata/pool"\n'
 
 
 def _replace(path: Path, old: str, new: str, count: int = 1) -> None:
@@ -670,16 +673,9 @@ def apply(src: Path) -> None:
     _replace(handler / "msg_count.go", _COUNT_OLD, _COUNT_NEW)
     (handler / "cc_locks.go").write_text(_LOCKS_GO)
     collection = pg / "collection.go"
-    text = collection.read_text()
-    if text.count(_TX_OLD) != 2:
-        raise RuntimeError("FerretDB patch: InsertAll's and UpdateAll's transactions not found")
-    first = text.index(_TX_OLD)  # InsertAll's, then UpdateAll's
-    text = text[:first] + _TX_INSERT + text[first + len(_TX_OLD):]
-    text = text.replace(_TX_OLD, _TX_UPDATE)
-    _import = '\t"github.com/FerretDB/FerretDB/internal/backends/postgresql/metadata/pool"\n'
-    if text.count(_import) != 1 or "pool." in text:
-        raise RuntimeError("FerretDB patch: collection.go uses its pool import elsewhere")
-    collection.write_text(text.replace(_import, ""))  # only cc_once.go uses it now
+    _replace(collection, _TX_OLD + _INSERT_BODY, _TX_INSERT + _INSERT_BODY)
+    _replace(collection, _TX_OLD + _UPDATE_BODY, _TX_UPDATE + _UPDATE_BODY)
+    _replace(collection, _POOL_IMPORT, "")  # only cc_once.go uses it now
     (pg / "cc_once.go").write_text(_ONCE_GO)
     for name in _WRITERS:
         _insert_before(handler / name, _WRITE_ANCHOR, _WRITE_LOCK)

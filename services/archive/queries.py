@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -127,47 +128,46 @@ def _keys_filter(flt: dict[str, Any]) -> dict[str, Any]:
 async def backfill_queue_keys(db: AsyncDatabase, batch: int = 2000) -> int:
     """The archive at start: `queue_keys` for the cases listed before it existed, once; then pages use it.
     Entries are inserted, never replaced, so one a filing wrote meanwhile (newer) is kept."""
-    if await db["views_meta"].find_one({"_id": "queue_keys"}) is not None:
-        return 0
-    done, rows = 0, []
-    async for row in queue(db).find({}, {k: 1 for k in KEY_FIELDS}):
-        rows.append(key_entry(row))
-        if len(rows) >= batch:
-            done += await _insert_new(queue_keys(db), rows)
-            rows = []
-    done += await _insert_new(queue_keys(db), rows)
-    await _mark_ready(db, "queue_keys", done)
-    if done:
-        log.info("queue keys written for %d listed cases", done)
-    return done
+    async def write(rows: list[dict[str, Any]]) -> int:
+        return await _insert_new(queue_keys(db), [key_entry(row) for row in rows])
+
+    return await _backfill(db, "queue_keys", {k: 1 for k in KEY_FIELDS}, write, batch)
 
 
 async def backfill_search_weeks(db: AsyncDatabase, batch: int = 2000) -> int:
     """The archive at start: the week term on list entries written before it existed, once; then searches go
     week by week. Added (`$addToSet`) by key, a batch's cases of one week in one update."""
-    if await db["views_meta"].find_one({"_id": "search_weeks"}) is not None:
+    async def write(rows: list[dict[str, Any]]) -> int:
+        weeks: dict[str, list[Any]] = {}
+        for row in rows:
+            if isinstance(row.get("received_at"), datetime):
+                weeks.setdefault(week_term(row["received_at"]), []).append(row["_id"])
+        done = 0
+        for week, ids in weeks.items():
+            done += (await queue(db).update_many({"_id": {"$in": ids}},
+                                                 {"$addToSet": {"terms": week}})).modified_count
+        return done
+
+    return await _backfill(db, "search_weeks", {"received_at": 1}, write, batch)
+
+
+async def _backfill(db: AsyncDatabase, view: str, fields: dict[str, int],
+                    write: Callable[[list[dict[str, Any]]], Awaitable[int]], batch: int) -> int:
+    """Once per database: every list entry (these fields) through `write`, a batch at a time; then the view is
+    marked ready. Returns how many entries were written."""
+    if await db["views_meta"].find_one({"_id": view}) is not None:
         return 0
     done, rows = 0, []
-    async for row in queue(db).find({}, {"received_at": 1}):
+    async for row in queue(db).find({}, fields):
         rows.append(row)
         if len(rows) >= batch:
-            done += await _add_week_terms(db, rows)
+            done += await write(rows)
             rows = []
-    done += await _add_week_terms(db, rows)
-    await _mark_ready(db, "search_weeks", done)
+    if rows:
+        done += await write(rows)
+    await _mark_ready(db, view, done)
     if done:
-        log.info("week terms added to %d listed cases", done)
-    return done
-
-
-async def _add_week_terms(db: AsyncDatabase, rows: list[dict[str, Any]]) -> int:
-    weeks: dict[str, list[Any]] = {}
-    for row in rows:
-        if isinstance(row.get("received_at"), datetime):
-            weeks.setdefault(week_term(row["received_at"]), []).append(row["_id"])
-    done = 0
-    for week, ids in weeks.items():
-        done += (await queue(db).update_many({"_id": {"$in": ids}}, {"$addToSet": {"terms": week}})).modified_count
+        log.info("%s backfilled for %d listed cases", view, done)
     return done
 
 
