@@ -108,12 +108,14 @@ def _rollup_changes(doc: dict[str, Any] | None, record: dict[str, Any], events: 
     """The change of this case's rollup contribution, queued on the case in the same write as the record."""
     new = rollups.contribution(record, events)
     rid = rollups.rollup_id(record)
-    if rid is None or (doc or {}).get("contrib_id") not in (None, rid):
+    kept = (doc or {}).get("contrib_id")
+    if rid is None or (kept is not None and not rollups.same_day(kept, rid)):
         return {}
+    rid = kept or rid  # a case stays in the document it was first counted in (one filed before the parts too)
     d = rollups.delta((doc or {}).get("contrib") or {}, new)
     if not d:
         return {}
-    # 72 random bits: the rollup document keeps its last 5,000 markers, each in FerretDB v1 with a type entry,
+    # 72 random bits: a rollup document keeps its last 1,000 markers, each in FerretDB v1 with a type entry,
     # so a marker's length is paid on every read and write of the day's rollup (a 32-digit hex was 60 % of it)
     item = {"rollup_id": rid, "marker": secrets.token_urlsafe(9), "delta": _nest(d)}
     # `rollup_due`: the sweep's filter; an equality FerretDB v1 can push down (it cannot push `$ne: null`)

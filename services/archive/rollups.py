@@ -1,16 +1,23 @@
 """Rollups for periodic analysis (总结评价), kept up to date incrementally.
 
 Each case contributes counters to one rollup document: its group, estate and the local day it was received
-(a cohort: a month's report describes the complaints received in that month, however long they took). When a
-case changes, the difference between its new and its previous contribution is `$inc`-ed into that document,
-guarded by a marker so that a retry after a crash never counts twice. Times are kept as histograms, so
-percentiles are estimates within a bucket (linear interpolation).
+(a cohort: a month's report describes the complaints received in that month, however long they took), and one
+of SHARDS parts of that day, chosen by the case id. When a case changes, the difference between its new and its
+previous contribution is `$inc`-ed into that document, guarded by a marker so that a retry after a crash never
+counts twice. The analysis sums every document of a day, whatever the part.
+
+Why parts: a document keeps its last MARKERS_KEPT markers, and FerretDB v1 reads and rewrites a document whole
+on every update: a busy estate's day (a burst of calls about a burst pipe) made each of its complaints' rollup
+updates read and write thousands of markers. Split in SHARDS, each part has a SHARDS-th of them (docs/adr/0018).
+
+Times are kept as histograms, so percentiles are estimates within a bucket (linear interpolation).
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +29,8 @@ from shared.workcal import LOCAL_TZ
 RESPOND_EDGES = [5, 15, 30, 60, 120, 240, 480, 1440, 2880, 7200, 14400]  # minutes
 RESOLVE_EDGES = [1, 2, 4, 8, 24, 48, 72, 120, 168, 336, 720]  # hours
 SATISFIED = ("very_satisfied", "satisfied", "fairly_satisfied")  # 满意率 counts these three
-MARKERS_KEPT = 5000
+MARKERS_KEPT = 1000  # per part: SHARDS × this of an estate's day (was 5,000 in one document)
+SHARDS = 8  # parts of an estate's day; a day with fewer cases than this has fewer documents
 _BUILDING = re.compile(r"(\d{1,3})\s*(?:栋|幢|号楼|座)")
 
 
@@ -52,10 +60,17 @@ def _first(events: list[dict[str, Any]], kind: str, **match: Any) -> dict[str, A
 
 
 def rollup_id(record: dict[str, Any]) -> str | None:
+    """`group:estate:day:part`; the part is fixed by the case id (crc32, the same in every process)."""
     received = record.get("received_at")
     if not isinstance(received, datetime) or not record.get("estate_id"):
         return None
-    return f"{record['group_id']}:{record['estate_id']}:{received.astimezone(LOCAL_TZ).date().isoformat()}"
+    part = zlib.crc32(str(record.get("_id", "")).encode()) % SHARDS
+    return f"{record['group_id']}:{record['estate_id']}:{received.astimezone(LOCAL_TZ).date().isoformat()}:{part}"
+
+
+def same_day(a: str, b: str) -> bool:
+    """Two rollup ids of one estate's day (a record filed before the parts holds the day's id without one)."""
+    return a.split(":")[:3] == b.split(":")[:3]
 
 
 def contribution(record: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -121,7 +136,7 @@ async def apply_pending(db: AsyncDatabase, pending: dict[str, Any]) -> None:
     if not inc:
         return
     doc_id = pending["rollup_id"]
-    group_id, estate_id, day = doc_id.split(":")
+    group_id, estate_id, day = doc_id.split(":")[:3]
     with contextlib.suppress(DuplicateKeyError):  # the marker is there: already counted
         await rollups(db).update_one(
             {"_id": doc_id, "applied": {"$ne": pending["marker"]}},

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from deploy.demo_history import build
-from services.archive import queries, retention, rollups
+from services.archive import analysis, queries, retention, rollups
 from services.archive.domain import loaded_events
 from services.archive.entrypoints import rollup_loop
 from services.archive.handlers import file_event, file_events
 from services.archive.verify import verify_case
 from shared.aggregate import AggregateStore
 from shared.contracts import parse
+from shared.scope import Scope
 from tests.helpers import spy_finds
 
 
@@ -30,7 +31,7 @@ async def test_a_case_filed_twice_is_counted_once_and_verifies(archive):
         await file_event(env, store=store)
     docs = await rollups.rollups(db).find({}).to_list(None)
     assert len(docs) == 1 and docs[0]["received"] == 1 and docs[0]["closed"] == 1
-    assert docs[0]["applied"] and all(len(m) == 12 for m in docs[0]["applied"])  # short: kept 5,000 a day
+    assert docs[0]["applied"] and all(len(m) == 12 for m in docs[0]["applied"])  # short: kept 1,000 a part
     record = await store.get(case[0].complaint_id)
     pending = {"rollup_id": docs[0]["_id"], "marker": "m-1", "delta": {"received": 1}}
     await rollups.apply_pending(db, pending)
@@ -38,6 +39,20 @@ async def test_a_case_filed_twice_is_counted_once_and_verifies(archive):
     assert (await rollups.rollups(db).find_one({"_id": docs[0]["_id"]}))["received"] == 2  # once, not twice
     result = await verify_case(db, record["_id"])
     assert result["ok"] is True, result
+
+
+async def test_a_busy_day_of_an_estate_is_counted_in_parts_that_the_analysis_adds_up(archive):
+    db, store = archive
+    cases = [c for c in build("2026-08", 30) if c[0]["estate_id"] == "e-sunrise"][:12]
+    for case in cases:  # one day's burst of calls
+        case[0]["payload"]["received_at"] = "2026-08-05T09:30:00+08:00"
+        await file_event(envelopes(case)[0], store=store)
+    docs = await rollups.rollups(db).find({}).to_list(None)
+    assert 1 < len(docs) <= rollups.SHARDS and {(d["estate_id"], d["day"]) for d in docs} == {
+        ("e-sunrise", "2026-08-05")}
+    assert sum(len(d["applied"]) for d in docs) == len(cases)  # each part holds the markers of its own cases
+    figures = await analysis.rollup(db, Scope("g-hengan", None), date(2026, 8, 1), date(2026, 9, 1))
+    assert figures["totals"]["received"] == len(cases) and figures["per_estate"]["e-sunrise"]["received"] == 12
 
 
 async def test_a_cases_events_filed_together_make_the_same_record_in_one_write(archive):

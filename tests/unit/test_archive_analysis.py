@@ -46,6 +46,25 @@ def test_a_case_contributes_to_its_estate_and_received_day():
     assert c["resolved"] == 1 and (c.get("sla_met", 0) + c.get("sla_breached", 0)) == 1
 
 
+def test_an_estates_day_is_split_in_parts_by_case_and_a_case_stays_where_it_was_first_counted():
+    from services.archive.handlers import _rollup_changes
+
+    ev = events_of(CASES[0])
+    rec = record(ev)
+    ids = {rollups.rollup_id({**rec, "_id": f"case-{i}"}) for i in range(64)}
+    assert len(ids) == rollups.SHARDS and all(rollups.same_day(a, b) for a in ids for b in ids)
+    assert rollups.rollup_id({**rec, "_id": "case-1"}) == rollups.rollup_id({**rec, "_id": "case-1"})
+    first = _rollup_changes(None, {**rec, "_id": "case-1"}, ev[:1])
+    assert first["contrib_id"] == rollups.rollup_id({**rec, "_id": "case-1"})
+    # a record counted before the parts: its later changes go on to the day's one document
+    day = first["contrib_id"].rsplit(":", 1)[0]
+    later = _rollup_changes({"contrib_id": day, "contrib": first["contrib"]}, {**rec, "_id": "case-1"}, ev)
+    assert later["contrib_id"] == day and later["rollup_pending"][-1]["rollup_id"] == day
+    # a case counted on another day (its received time corrected) is not moved: no change queued
+    assert _rollup_changes({"contrib_id": "g-hengan:e-x:2020-01-01:3", "contrib": {}}, {**rec, "_id": "case-1"},
+                           ev) == {}
+
+
 def test_deltas_add_up_to_the_final_contribution_whatever_the_steps():
     ev = events_of(CASES[1])
     total: dict[str, float] = {}
