@@ -14,6 +14,39 @@ from shared.outbox import OutboxRelay, as_doc, as_map, outbox_entries
 from shared.settings import ServiceSettings
 
 PROCESSED_KEEP = 500  # a case sees tens of messages; the window only needs to outlast redeliveries
+UNREAD: Any = object()  # `known` not given: the document is read
+
+
+def updated(doc: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """The document after `update` as `_save` writes it ($inc, $push with $each/$slice or one value, $set of
+    fields and dotted paths), without reading it back. The given document is not changed."""
+    new = dict(doc)
+
+    def parent(path: str) -> tuple[dict[str, Any], str]:
+        *heads, last = path.split(".")
+        node = new
+        for h in heads:
+            node[h] = child = dict(node.get(h) or {})
+            node = child
+        return node, last
+
+    for path, by in update.get("$inc", {}).items():
+        node, k = parent(path)
+        node[k] = node.get(k, 0) + by
+    for path, value in update.get("$push", {}).items():
+        node, k = parent(path)
+        items = [*(node.get(k) or [])]
+        if isinstance(value, dict) and "$each" in value:
+            items.extend(value["$each"])
+            if "$slice" in value:
+                items = items[value["$slice"]:] if value["$slice"] < 0 else items[:value["$slice"]]
+        else:
+            items.append(value)
+        node[k] = items
+    for path, value in update.get("$set", {}).items():
+        node, k = parent(path)
+        node[k] = value
+    return new
 
 
 @dataclass
@@ -42,41 +75,57 @@ class AggregateStore:
     async def get(self, doc_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": doc_id})
 
-    async def apply(self, doc_id: str, message_id: str, decide: Decide, attempts: int = 20) -> bool:
+    async def apply(self, doc_id: str, message_id: str, decide: Decide, attempts: int = 20, *,
+                    known: Any = UNREAD, into: dict[str, Any] | None = None) -> bool:
         """Run `decide` against the current document and save its result once per message id.
 
-        Returns False when this message was already applied (a redelivery: nothing changes).
+        Returns False when this message was already applied (a redelivery: nothing changes). `known`, `into`:
+        as in `apply_many`.
         """
-        return bool(await self.apply_many(doc_id, [message_id], lambda doc, _fresh: decide(doc), attempts))
+        return bool(await self.apply_many(doc_id, [message_id], lambda doc, _fresh: decide(doc), attempts,
+                                          known=known, into=into))
 
-    async def apply_many(self, doc_id: str, message_ids: list[str], decide: DecideMany, attempts: int = 20
-                         ) -> list[str]:
+    async def apply_many(self, doc_id: str, message_ids: list[str], decide: DecideMany, attempts: int = 20, *,
+                         known: Any = UNREAD, into: dict[str, Any] | None = None) -> list[str]:
         """Several messages of one document in one write: `decide` gets the document and the ids not applied
         before (in the given order, each once), and its result is saved with all of them. Returns those ids;
-        empty when every one was applied before (redeliveries: nothing changes)."""
+        empty when every one was applied before (redeliveries: nothing changes).
+
+        `known`: the document as the caller has just read it (None: there was none), used for the first
+        attempt instead of reading it again; a concurrent write still makes that attempt fail and re-read.
+        `into`: filled with the document as this call leaves it (as written, or as read when nothing was
+        written; left empty when there is none), so that the caller need not read it back."""
+        doc = known
         for _ in range(attempts):
-            doc = await self.get(doc_id)
+            if doc is UNREAD:
+                doc = await self.get(doc_id)
             seen = set((doc or {}).get("processed", []))
             fresh = [m for m in dict.fromkeys(message_ids) if m not in seen]
             if not fresh:
                 if doc is not None and doc.get("outbox"):
                     await self.relay.try_flush(doc_id)
+                if into is not None and doc is not None:
+                    into.update(doc)
                 return []
             decision = decide(doc, fresh)
             if doc is None and not (decision.changes or decision.events or decision.push):
                 return []  # nothing to remember about a case we do not hold
             try:
-                pending = await self._save(doc_id, doc, fresh, decision)
+                pending, written = await self._save(doc_id, doc, fresh, decision)
             except ConcurrentUpdate:
+                doc = UNREAD
                 continue
+            if into is not None:
+                into.update(written)
             if decision.events:  # what the document's outbox now holds: no second read of the document
                 await self.relay.try_flush(doc_id, pending)
             return fresh
         raise ConcurrentUpdate(f"{doc_id}: too many concurrent updates")
 
     async def _save(self, doc_id: str, doc: dict[str, Any] | None, message_ids: list[str], d: Decision
-                    ) -> dict[str, dict[str, Any]]:
-        """Insert or update (at the version read); return the document's outbox after the write."""
+                    ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+        """Insert or update (at the version read); return the document's outbox after the write, and the
+        document as written."""
         outbox = outbox_entries(self.settings, d.events)
         entries = as_map(outbox)
         pending = {**((doc or {}).get("outbox") or {}), **entries}
@@ -90,7 +139,7 @@ class AggregateStore:
                 await self.collection.insert_one(new)
             except DuplicateKeyError as exc:
                 raise ConcurrentUpdate(doc_id) from exc
-            return pending
+            return pending, new
         update: dict[str, Any] = {
             "$inc": {"version": 1},
             "$push": {"processed": {"$each": message_ids, "$slice": -PROCESSED_KEEP},
@@ -101,4 +150,4 @@ class AggregateStore:
         result = await self.collection.update_one({"_id": doc_id, "version": doc["version"]}, update)
         if result.matched_count == 0:
             raise ConcurrentUpdate(doc_id)
-        return pending
+        return pending, updated(doc, update)

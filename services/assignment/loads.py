@@ -25,7 +25,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.assignment.timer_book import TimerBook
-from shared.aggregate import AggregateStore, Decide, Decision
+from shared.aggregate import UNREAD, AggregateStore, Decide, Decision
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
 
@@ -120,22 +120,24 @@ class CaseStore(AggregateStore):
         self.book = book
         self.timers = timers
 
-    async def apply(self, doc_id: str, message_id: str, decide: Decide, attempts: int = 20) -> bool:
+    async def apply(self, doc_id: str, message_id: str, decide: Decide, attempts: int = 20, *,
+                    known: Any = UNREAD, into: dict[str, Any] | None = None) -> bool:
         seen: dict[str, Any] = {}
+        now: dict[str, Any] = {} if into is None else into
 
         def watched(doc: dict[str, Any] | None) -> Decision:
             decision = decide(doc)
             seen["before"], seen["decision"] = doc, decision
             return decision
 
-        applied = await super().apply(doc_id, message_id, watched, attempts)
+        applied = await super().apply(doc_id, message_id, watched, attempts, known=known, into=now)
         if applied:
             before = seen["before"]
             after = {**(before or {}), **seen["decision"].changes}
             if holder(before) != holder(after) or queued(before) != queued(after):
                 await self.book.sync(doc_id, after)
             await self.timers.sync(doc_id, before, after)
-        elif (case := await self.get(doc_id)) is not None:  # a redelivery: the first try may have died before
-            await self.book.sync(doc_id, case)
-            await self.timers.sync(doc_id, None, case)
+        elif now:  # a redelivery (the case as read): the first try may have died before
+            await self.book.sync(doc_id, now)
+            await self.timers.sync(doc_id, None, now)
         return applied

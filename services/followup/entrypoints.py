@@ -17,28 +17,24 @@ log = logging.getLogger(__name__)
 
 
 def register(rt: Runtime, store: AggregateStore, desk: NoticeDesk, max_attempts: int, hour: int) -> None:
-    async def then_notify(complaint_id: str) -> None:
-        await desk.ensure(await store.get(complaint_id))
-
+    # each handler returns the case as it left it: its notices are made from that
     async def on_received(event: Envelope[Any]) -> None:
         if isinstance(event.payload, ComplaintReceived):
-            await handlers.remember_contact(event, store=store)
-            await then_notify(event.complaint_id)
+            await desk.ensure(await handlers.remember_contact(event, store=store))
 
     async def on_assigned(event: Envelope[Any]) -> None:
         if isinstance(event.payload, ComplaintAssigned):
-            await handlers.note_assigned(event, store=store)
-            await then_notify(event.complaint_id)
+            await desk.ensure(await handlers.note_assigned(event, store=store))
 
     async def on_resolved(event: Envelope[Any]) -> None:
         if isinstance(event.payload, ComplaintResolved):
-            await handlers.schedule_callback(event, store=store, max_attempts=max_attempts, hour=hour)
-            await then_notify(event.complaint_id)
+            await desk.ensure(await handlers.schedule_callback(event, store=store, max_attempts=max_attempts,
+                                                              hour=hour))
 
     async def on_command(event: Envelope[Any]) -> None:
         if isinstance(event.payload, RecordCallback):
-            await handlers.record_callback(event, store=store, max_attempts=max_attempts, hour=hour)
-            await then_notify(event.complaint_id)
+            await desk.ensure(await handlers.record_callback(event, store=store, max_attempts=max_attempts,
+                                                            hour=hour))
 
     subscribe(rt.broker, rt.settings, rt.name, "complaint.received", on_received)
     subscribe(rt.broker, rt.settings, rt.name, "complaint.assigned", on_assigned)

@@ -26,6 +26,14 @@ from shared.contracts import (
 from shared.workcal import next_working_day_at
 
 
+async def _applied(store: AggregateStore, case_id: str, message_id: str, decide: Any) -> dict[str, Any] | None:
+    """Apply, and return the case as left (written, or as read on a redelivery): what its notices are made
+    from, without reading it back."""
+    after: dict[str, Any] = {}
+    await store.apply(case_id, message_id, decide, into=after)
+    return after or None
+
+
 def _point(point: str, round_no: int, **extra: str) -> dict[str, Any]:
     return {"point": point, "round": round_no, **extra}
 
@@ -58,7 +66,7 @@ def _apply_callback(doc: dict[str, Any], command: Envelope[RecordCallback], max_
                                                         owner=doc.get("owner", ""))))
 
 
-async def remember_contact(event: Envelope[ComplaintReceived], *, store: AggregateStore) -> None:
+async def remember_contact(event: Envelope[ComplaintReceived], *, store: AggregateStore) -> dict[str, Any] | None:
     """Who to tell and who owns the replies: kept from the complaint as received."""
     p = event.payload
 
@@ -71,14 +79,14 @@ async def remember_contact(event: Envelope[ComplaintReceived], *, store: Aggrega
             changes.update(status="open", round=0, attempts=[], parked=[])
         return Decision(changes=changes, push={"points": _point("received", 1)})
 
-    await store.apply(event.complaint_id, str(event.event_id), decide)
+    return await _applied(store, event.complaint_id, str(event.event_id), decide)
 
 
-async def note_assigned(event: Envelope[ComplaintAssigned], *, store: AggregateStore) -> None:
+async def note_assigned(event: Envelope[ComplaintAssigned], *, store: AggregateStore) -> dict[str, Any] | None:
     """The complainant is told who handles it, once per round (not at every reassignment)."""
     a = event.payload
     if a.kind not in ("initial", "reopen", "linked", "from_queue"):
-        return
+        return await store.get(event.complaint_id)
 
     def decide(doc: dict[str, Any] | None) -> Decision:
         if any(p["point"] == "assigned" and p["round"] == a.round for p in (doc or {}).get("points", [])):
@@ -88,11 +96,11 @@ async def note_assigned(event: Envelope[ComplaintAssigned], *, store: AggregateS
         return Decision(changes=base, push={"points": _point("assigned", a.round, assignee=a.assignee.name,
                                                              department=a.assignee.department_name)})
 
-    await store.apply(event.complaint_id, str(event.event_id), decide)
+    return await _applied(store, event.complaint_id, str(event.event_id), decide)
 
 
 async def schedule_callback(event: Envelope[ComplaintResolved], *, store: AggregateStore, max_attempts: int,
-                            hour: int) -> None:
+                            hour: int) -> dict[str, Any] | None:
     def decide(doc: dict[str, Any] | None) -> Decision:
         if doc is not None and doc.get("round", 0) >= event.payload.round and doc.get("status") != "waiting":
             return Decision()
@@ -109,11 +117,11 @@ async def schedule_callback(event: Envelope[ComplaintResolved], *, store: Aggreg
         d.changes = state
         return d
 
-    await store.apply(event.complaint_id, str(event.event_id), decide)
+    return await _applied(store, event.complaint_id, str(event.event_id), decide)
 
 
 async def record_callback(command: Envelope[RecordCallback], *, store: AggregateStore, max_attempts: int,
-                          hour: int) -> None:
+                          hour: int) -> dict[str, Any] | None:
     def decide(doc: dict[str, Any] | None) -> Decision:
         if doc is None or doc.get("status") in ("waiting", "reopened", "open"):
             # The (next) resolution is on its way on another topic: park the callback until it arrives.
@@ -132,4 +140,4 @@ async def record_callback(command: Envelope[RecordCallback], *, store: Aggregate
         d.changes = {k: state[k] for k in ("status", "attempts", "due_at", "points")}
         return d
 
-    await store.apply(command.complaint_id, str(command.event_id), decide)
+    return await _applied(store, command.complaint_id, str(command.event_id), decide)

@@ -34,7 +34,8 @@ def triaged_event(j: Judgement, channel_review: str = "") -> ComplaintTriaged:
 
 async def triage_complaint(event: Envelope[ComplaintReceived], *, store: AggregateStore, triager: Triager,
                            recent: RecentComplaints) -> None:
-    if await store.get(event.complaint_id) is not None:
+    known = await store.get(event.complaint_id)
+    if known is not None:
         return  # already judged; a redelivery changes nothing
     p = event.payload
     text = f"{p.text}\n{p.demand}" if p.demand else p.text
@@ -53,7 +54,7 @@ async def triage_complaint(event: Envelope[ComplaintReceived], *, store: Aggrega
                                  "classification": triaged.model_dump(mode="json")},
                         events=[event.child(triaged)])
 
-    if await store.apply(event.complaint_id, str(event.event_id), decide) and j.seen is not None:
+    if await store.apply(event.complaint_id, str(event.event_id), decide, known=known) and j.seen is not None:
         await recent.save(event.group_id, j.seen, j.link, p.received_at)
 
 

@@ -64,6 +64,47 @@ async def test_the_same_message_twice_changes_nothing_the_second_time(platform):
     assert (await coll.find_one({"_id": "case-2"}))["n"] == 1
 
 
+async def test_a_store_hands_back_the_document_as_written_and_skips_the_read_it_is_told_the_answer_of(platform):
+    settings, coll, relay = platform
+    store = AggregateStore(coll, relay, settings)
+    reads: list[str] = []
+    read = store.get
+
+    async def counted(doc_id: str):
+        reads.append(doc_id)
+        return await read(doc_id)
+
+    store.get = counted  # type: ignore[method-assign]
+
+    async def stored() -> dict:  # the outbox aside: the relay empties it once Kafka has the events
+        return {k: v for k, v in (await coll.find_one({"_id": "case-9"})).items() if not k.startswith("outbox")}
+
+    def mine(doc: dict) -> dict:
+        return {k: v for k, v in doc.items() if not k.startswith("outbox")}
+
+    after: dict = {}
+    assert await store.apply("case-9", "m1", lambda d: Decision(changes={"a": 1, "nested": {"x": 1}},
+                                                              push={"log": "#1"}, events=[closed_event("case-9")]),
+                             known=None, into=after)
+    assert reads == [] and mine(after) == await stored() and after["outbox"]  # told there was none: not read
+    for i in range(2, 5):  # updates: $inc, $push of one value and of $each with $slice, $set of dotted paths
+        after = {}
+        assert await store.apply("case-9", f"m{i}", lambda d, i=i: Decision(
+            changes={"a": d["a"] + 1, f"nested.y{i}": i}, push={"log": f"#{i}"}, events=[closed_event("case-9")]),
+            into=after)
+        assert mine(after) == await stored()
+    assert after["a"] == 4 and after["nested"] == {"x": 1, "y2": 2, "y3": 3, "y4": 4} and after["version"] == 4
+    again: dict = {}
+    assert await store.apply("case-9", "m4", lambda d: Decision(changes={"a": 0}), into=again) is False
+    assert mine(again) == await stored()  # a redelivery: the document as read
+    # told a stale document: its write fails at that version, and the change is made to the one read then
+    stale = await coll.find_one({"_id": "case-9"})
+    await store.apply("case-9", "m5", lambda d: Decision(changes={"a": d["a"] + 1}))
+    reads.clear()
+    assert await store.apply("case-9", "m6", lambda d: Decision(changes={"a": d["a"] + 1}), known=stale)
+    assert reads == ["case-9"] and (await stored())["a"] == stale["a"] + 2
+
+
 async def test_events_left_in_the_outbox_by_a_crash_are_published_by_the_sweeper(platform):
     settings, coll, relay = platform
     cid = str(uuid.uuid4())
