@@ -61,8 +61,9 @@ def org_key(group_id: str, kind: str, name: str) -> str:
 
 
 async def resolve(db: AsyncDatabase, group_id: str, kind: str, *, estate_id: str = "", name: str = "",
-                  phone: str = "", unit: str = "") -> str | None:
-    """The file id for a counterpart, creating the file and its keys when new."""
+                  phone: str = "", unit: str = "", add_to: dict[str, str] | None = None) -> str | None:
+    """The file id for a counterpart, creating the file and its keys when new. `add_to`: ids to add to the
+    file's lists (a case, a communication) in the same write."""
     if kind in HOUSEHOLD_TYPES:
         wanted = household_keys(group_id, estate_id, phone, unit)
     else:
@@ -78,7 +79,7 @@ async def resolve(db: AsyncDatabase, group_id: str, kind: str, *, estate_id: str
     now = datetime.now(UTC)
     ptype = "household" if kind in HOUSEHOLD_TYPES else kind
     add = {k: v for k, v in {"estate_ids": estate_id, "phones": phone_key(phone), "units": unit, "names": name,
-                             "roles": kind}.items() if v}
+                             "roles": kind, **(add_to or {})}.items() if v}
     await files(db).update_one({"_id": file_id}, {"$set": {"group_id": group_id, "type": ptype, "updated_at": now},
                                                   "$addToSet": add}, upsert=True)
     return file_id
@@ -89,15 +90,11 @@ async def file_case(db: AsyncDatabase, record: dict[str, Any]) -> None:
     if not (c.get("phone") or c.get("unit")):
         return
     kind = "owner"
-    file_id = await resolve(db, record["group_id"], kind, estate_id=record["estate_id"], name=c.get("name", ""),
-                            phone=c.get("phone", ""), unit=c.get("unit", ""))
-    if file_id:
-        await files(db).update_one({"_id": file_id}, {"$addToSet": {"case_ids": record["_id"]}})
+    await resolve(db, record["group_id"], kind, estate_id=record["estate_id"], name=c.get("name", ""),
+                  phone=c.get("phone", ""), unit=c.get("unit", ""), add_to={"case_ids": record["_id"]})
 
 
 async def file_communication(db: AsyncDatabase, group_id: str, estate_id: str, p: dict[str, Any]) -> str | None:
-    file_id = await resolve(db, group_id, p["counterpart_type"], estate_id=estate_id, name=p["counterpart_name"],
-                            phone=p.get("phone", ""), unit=p.get("unit", ""))
-    if file_id:
-        await files(db).update_one({"_id": file_id}, {"$addToSet": {"communication_ids": p["communication_id"]}})
-    return file_id
+    return await resolve(db, group_id, p["counterpart_type"], estate_id=estate_id, name=p["counterpart_name"],
+                         phone=p.get("phone", ""), unit=p.get("unit", ""),
+                         add_to={"communication_ids": p["communication_id"]})
