@@ -58,13 +58,24 @@ a transaction, also when it is a single INSERT or a single UPDATE: three round t
 one, and half of all the statements PostgreSQL ran in the pipeline benchmark were those BEGINs and COMMITs. A
 single statement is atomic on its own; writes of several statements (several documents updated, several
 insert batches) keep their transaction. See docs/adr/0017.
+
+8. A document replaced by its `_id` with upsert is one statement. FerretDB v1 applies `replaceOne({_id: …}, doc,
+{upsert: true})` by reading the document (decoding it whole), comparing, and then updating or inserting it: two
+statements and a decode for a write whose result does not depend on what was there. When an update has no
+operators, upsert set, multi not, and a filter that is exactly `{_id: <string or ObjectId>}`, the patch builds
+the new document as FerretDB does for an upsert (the `_id` from the filter, the replacement's fields, the same
+checks) and writes it with `INSERT … ON CONFLICT ((_jsonb->'_id')) DO UPDATE SET _jsonb = EXCLUDED._jsonb
+RETURNING (xmax = 0)`: one statement, atomic on its own. The reply is MongoDB's: `n` 1, and `upserted` with the
+`_id` when it was inserted, else `nModified` 1 (MongoDB says 0 when the replacement equals the stored document;
+this cannot tell without reading it). A backend without the change (SQLite) reports a duplicate `_id`, and the
+update then takes FerretDB's own way. See docs/adr/0018.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-TAG = "cc19"  # part of the cached binary's name: a changed patch rebuilds
+TAG = "cc20"  # part of the cached binary's name: a changed patch rebuilds
 # modules the patched source imports besides FerretDB's own (`go get` before the build)
 MODULES = ("github.com/goccy/go-json@v0.10.5",)
 
@@ -632,6 +643,133 @@ _UPDATE_BODY = "\t\tfor _, doc := range params.Docs {\n"
 _POOL_IMPORT = '\t"github.com/FerretDB/FerretDB/internal/backends/postgresql/metadata/pool"\n'
 
 
+# Change 8: a replacement by _id with upsert in one statement (docs/adr/0018).
+_UPSERT_BACKENDS_GO = """// complaint-center patch: InsertAll asked for a replacement by _id (docs/adr/0018)
+package backends
+
+import "context"
+
+// CCUpsert, carried by InsertAll's context, asks a backend that knows it to replace the one document with the
+// same _id if there is one; Handled says that it did, Inserted which of the two happened.
+type CCUpsert struct {
+\tHandled  bool
+\tInserted bool
+}
+
+type ccUpsertKey struct{}
+
+// CCWithUpsert returns a context that asks InsertAll for an upsert.
+func CCWithUpsert(ctx context.Context, u *CCUpsert) context.Context {
+\treturn context.WithValue(ctx, ccUpsertKey{}, u)
+}
+
+// CCUpsertOf returns the request of CCWithUpsert, if any.
+func CCUpsertOf(ctx context.Context) (*CCUpsert, bool) {
+\tu, ok := ctx.Value(ccUpsertKey{}).(*CCUpsert)
+\treturn u, ok
+}
+"""
+_UPSERT_COMMON_GO = """// complaint-center patch: the document a replacement by _id with upsert writes (docs/adr/0018).
+package common
+
+import (
+\t"github.com/FerretDB/FerretDB/internal/types"
+\t"github.com/FerretDB/FerretDB/internal/util/lazyerrors"
+\t"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+// CCUpsertDoc returns the document written by an update that replaces one document found by its _id (a string
+// or an ObjectID) with upsert, whatever was stored before; nil for any other update. It is built and checked as
+// UpdateDocument builds an upserted one: the _id from the filter, then the replacement's fields.
+func CCUpsertDoc(u *Update) (*types.Document, error) {
+\tif !u.Upsert || u.Multi || u.HasUpdateOperators || u.Filter == nil || u.Update == nil || u.Filter.Len() != 1 {
+\t\treturn nil, nil
+\t}
+
+\tid, err := u.Filter.Get("_id")
+\tif err != nil {
+\t\treturn nil, nil
+\t}
+
+\tswitch id.(type) {
+\tcase string, types.ObjectID:
+\tdefault:
+\t\treturn nil, nil
+\t}
+
+\tdoc := must.NotFail(types.NewDocument("_id", id))
+\tif _, err = processReplacementDoc("update", doc, u.Update); err != nil {
+\t\treturn nil, lazyerrors.Error(err)
+\t}
+
+\tif err = doc.ValidateData(); err != nil {
+\t\treturn nil, lazyerrors.Error(err)
+\t}
+
+\treturn doc, nil
+}
+"""
+_UPSERT_ANCHOR = "\t\tvar qp backends.QueryParams\n\t\tif !h.DisablePushdown {\n\t\t\tqp.Filter = u.Filter\n\t\t}\n"
+_UPSERT_HANDLER = """\t\t// complaint-center patch: a replacement by _id with upsert, in one statement (docs/adr/0018)
+\t\tif doc, err := common.CCUpsertDoc(&u); err != nil {
+\t\t\treturn 0, 0, nil, lazyerrors.Error(err)
+\t\t} else if doc != nil {
+\t\t\tup := new(backends.CCUpsert)
+\t\t\t_, err = c.InsertAll(backends.CCWithUpsert(ctx, up), &backends.InsertAllParams{Docs: []*types.Document{doc}})
+\t\t\tswitch {
+\t\t\tcase err == nil && up.Handled:
+\t\t\t\tmatched++
+\t\t\t\tif up.Inserted {
+\t\t\t\t\tupserted.Append(must.NotFail(types.NewDocument(
+\t\t\t\t\t\t"index", int32(upserted.Len()),
+\t\t\t\t\t\t"_id", must.NotFail(doc.Get("_id")),
+\t\t\t\t\t)))
+\t\t\t\t} else {
+\t\t\t\t\tmodified++
+\t\t\t\t}
+\t\t\t\tcontinue
+\t\t\tcase err == nil: // a backend without the change inserted it: there was none
+\t\t\t\tmatched++
+\t\t\t\tupserted.Append(must.NotFail(types.NewDocument(
+\t\t\t\t\t"index", int32(upserted.Len()),
+\t\t\t\t\t"_id", must.NotFail(doc.Get("_id")),
+\t\t\t\t)))
+\t\t\t\tcontinue
+\t\t\tcase !up.Handled && backends.ErrorCodeIs(err, backends.ErrorCodeInsertDuplicateID):
+\t\t\t\t// there is one, and this backend cannot replace it in one statement: FerretDB's own way below
+\t\t\tdefault:
+\t\t\t\treturn 0, 0, nil, lazyerrors.Error(err)
+\t\t\t}
+\t\t}
+
+"""
+# in InsertAll, after its metadata is read (anchored on change 7's line, which comes first)
+_UPSERT_PG = """\t// complaint-center patch: a replacement by _id with upsert (change 8)
+\tif up, ok := backends.CCUpsertOf(ctx); ok && len(params.Docs) == 1 && !meta.Capped() {
+\t\tq, args, err := prepareInsertStatement(c.dbName, meta.TableName, false, params.Docs)
+\t\tif err != nil {
+\t\t\treturn nil, lazyerrors.Error(err)
+\t\t}
+
+\t\tq += fmt.Sprintf(` ON CONFLICT ((%[1]s->'_id')) DO UPDATE SET %[1]s = EXCLUDED.%[1]s RETURNING (xmax = 0)`,
+\t\t\tmetadata.DefaultColumn)
+\t\tif err = p.QueryRow(ctx, q, args...).Scan(&up.Inserted); err != nil {
+\t\t\tvar pgErr *pgconn.PgError
+\t\t\tif errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation { // another unique index
+\t\t\t\treturn nil, backends.NewError(backends.ErrorCodeInsertDuplicateID, err)
+\t\t\t}
+
+\t\t\treturn nil, lazyerrors.Error(err)
+\t\t}
+
+\t\tup.Handled = true
+
+\t\treturn new(backends.InsertAllResult), nil
+\t}
+
+"""
+
+
 def _replace(path: Path, old: str, new: str, count: int = 1) -> None:
     text = path.read_text()
     if text.count(old) != count:
@@ -677,6 +815,10 @@ def apply(src: Path) -> None:
     _replace(collection, _TX_OLD + _UPDATE_BODY, _TX_UPDATE + _UPDATE_BODY)
     _replace(collection, _POOL_IMPORT, "")  # only cc_once.go uses it now
     (pg / "cc_once.go").write_text(_ONCE_GO)
+    _insert_before(collection, _TX_INSERT, _UPSERT_PG)
+    (src / "internal" / "backends" / "cc_upsert.go").write_text(_UPSERT_BACKENDS_GO)
+    (handler / "common" / "cc_upsert.go").write_text(_UPSERT_COMMON_GO)
+    _insert_before(handler / "msg_update.go", _UPSERT_ANCHOR, _UPSERT_HANDLER)
     for name in _WRITERS:
         _insert_before(handler / name, _WRITE_ANCHOR, _WRITE_LOCK)
     swapped = 0

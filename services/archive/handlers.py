@@ -157,9 +157,11 @@ async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool =
     keys = queries.key_entry(record)
     if keys != before.get("keys"):
         await queries.queue_keys(db).replace_one({"_id": record["_id"]}, keys, upsert=True)
-    await queries.ledger(db).update_one({"_id": record["_id"]}, {"$set": {
-        "head": record.get("chain_head", ""), "entries": len(record.get("timeline", [])),
-        "group_id": record["group_id"], "updated_at": datetime.now(UTC)}}, upsert=True)
+    ledger = {"_id": record["_id"], "head": record.get("chain_head", ""), "entries": len(record.get("timeline", [])),
+              "group_id": record["group_id"], "updated_at": datetime.now(UTC)}
+    if record.get("anonymised_at"):
+        ledger["anonymised_at"] = record["anonymised_at"]
+    await queries.ledger(db).replace_one({"_id": record["_id"]}, ledger, upsert=True)  # one statement (ADR 18)
     if record.get("rollup_pending"):
         for item in record["rollup_pending"]:  # each at most once (its marker), even if applied before a crash
             await rollups.apply_pending(db, item)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from bson import Binary, Int64, ObjectId
+from pymongo.errors import DuplicateKeyError, WriteError
 
 from shared.mongo import make_client
 from shared.settings import ServiceSettings
@@ -56,6 +57,35 @@ async def test_lookups_by_key_answer_exactly_what_mongodb_would(coll):
     assert (await coll.update_many({"_id": {"$in": ["a", "b"]}}, {"$set": {"w": 1}})).modified_count == 2
     assert (await coll.delete_many({"_id": {"$in": ["a"]}})).deleted_count == 1
     assert await values(coll, {"_id": {"$in": ["a", "b"]}}) == [2]
+
+
+async def test_a_replacement_by_key_with_upsert_answers_what_mongodb_would_without_reading_first(coll):
+    """The list entries, page keys and ledger heads of the archive are replaced by key with upsert after every
+    filing. On FerretDB (patch change 8, docs/adr/0018) that is one statement that does not read the stored
+    document: its one visible trace is that an identical replacement counts as modified (MongoDB compares, and
+    says 0). Every other answer is MongoDB's, errors included."""
+    await coll.create_index("email", unique=True)
+    r = await coll.replace_one({"_id": "a"}, {"_id": "a", "v": 1, "w": 2}, upsert=True)
+    assert (r.matched_count, r.modified_count, r.upserted_id) == (0, 0, "a")
+    r = await coll.replace_one({"_id": "a"}, {"v": 3}, upsert=True)
+    assert (r.matched_count, r.modified_count, r.upserted_id) == (1, 1, None)
+    assert await coll.find_one({"_id": "a"}) == {"_id": "a", "v": 3}  # replaced whole: w is gone
+    oid = ObjectId()
+    assert (await coll.replace_one({"_id": oid}, {"v": 4}, upsert=True)).upserted_id == oid
+    with pytest.raises(WriteError) as immutable:
+        await coll.replace_one({"_id": "a"}, {"_id": "b", "v": 5}, upsert=True)
+    assert immutable.value.code == 66
+    await coll.replace_one({"_id": "e1"}, {"email": "x@y"}, upsert=True)
+    with pytest.raises(DuplicateKeyError):  # another unique index still refuses
+        await coll.replace_one({"_id": "e2"}, {"email": "x@y"}, upsert=True)
+    # any other filter, or no upsert: the server's usual way, the same answers
+    assert (await coll.replace_one({"_id": "a", "v": 99}, {"v": 6})).matched_count == 0
+    assert (await coll.replace_one({"_id": 7}, {"v": 7}, upsert=True)).upserted_id == 7
+    assert (await coll.replace_one({"_id": "zz"}, {"v": 8})).matched_count == 0
+    assert sorted(map(str, await coll.distinct("_id"))) == sorted(["a", str(oid), "e1", "7"])
+    same = await coll.replace_one({"_id": "a"}, {"v": 3}, upsert=True)
+    ferretdb = "ferretdbVersion" in await coll.database.client.admin.command("buildInfo")
+    assert (same.matched_count, same.modified_count) == (1, 1 if ferretdb else 0)
 
 
 async def test_documents_come_back_exactly_as_they_were_stored(coll):
