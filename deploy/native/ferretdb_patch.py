@@ -69,13 +69,25 @@ RETURNING (xmax = 0)`: one statement, atomic on its own. The reply is MongoDB's:
 `_id` when it was inserted, else `nModified` 1 (MongoDB says 0 when the replacement equals the stored document;
 this cannot tell without reading it). A backend without the change (SQLite) reports a duplicate `_id`, and the
 update then takes FerretDB's own way. See docs/adr/0018.
+
+9. An update that only removes fields, found by its string `_id` and string equalities, is one statement.
+FerretDB v1 reads the document (decoding it whole), removes the fields in Go and writes it back; the outbox's
+clearing after every publish (`$unset` of the published entries and the flag, on condition that `outbox_gen` is
+still the last entry published) paid that for every event of the center. When an update is only `$unset` of
+plain top-level fields or of one field inside a top-level one, its filter is `_id` and other top-level fields each
+equal to a string, and neither upsert nor multi is set, the patch writes one UPDATE that removes the fields and
+their entries in FerretDB's type record (`$s`: `p` and the key order `$k`, at the top level and in the embedded
+document), WHERE each compared field is a string equal to the value (in the type record too) and no embedded
+document named is an array. MongoDB's equality also matches an array holding the value: when the UPDATE changes
+no row, the update takes FerretDB's own way, which answers exactly. The reply says `nModified` 1 for a matched
+document even when none of the fields was there (MongoDB says 0). See docs/adr/0018.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-TAG = "cc20"  # part of the cached binary's name: a changed patch rebuilds
+TAG = "cc21"  # part of the cached binary's name: a changed patch rebuilds
 # modules the patched source imports besides FerretDB's own (`go get` before the build)
 MODULES = ("github.com/goccy/go-json@v0.10.5",)
 
@@ -770,6 +782,240 @@ _UPSERT_PG = """\t// complaint-center patch: a replacement by _id with upsert (c
 """
 
 
+# Change 9: an update that only removes fields, in one statement (docs/adr/0018).
+_UNSET_BACKENDS_GO = """// complaint-center patch: UpdateAll asked to remove fields in one statement (docs/adr/0018)
+package backends
+
+import "context"
+
+// CCUnset, carried by UpdateAll's context, asks a backend that knows it to remove Paths (a top-level field, or
+// a top-level field and one inside it) from the document whose _id is ID and whose fields Eq ([name, value])
+// are those strings; Handled says that it did, Updated how many documents it changed.
+type CCUnset struct {
+\tID      string
+\tEq      [][2]string
+\tPaths   [][]string
+\tHandled bool
+\tUpdated int32
+}
+
+type ccUnsetKey struct{}
+
+// CCWithUnset returns a context that asks UpdateAll for CCUnset.
+func CCWithUnset(ctx context.Context, u *CCUnset) context.Context {
+\treturn context.WithValue(ctx, ccUnsetKey{}, u)
+}
+
+// CCUnsetOf returns the request of CCWithUnset, if any.
+func CCUnsetOf(ctx context.Context) (*CCUnset, bool) {
+\tu, ok := ctx.Value(ccUnsetKey{}).(*CCUnset)
+\treturn u, ok
+}
+"""
+_UNSET_COMMON_GO = """// complaint-center patch: updates that only remove fields (docs/adr/0018).
+package common
+
+import (
+\t"strings"
+
+\t"github.com/FerretDB/FerretDB/internal/backends"
+\t"github.com/FerretDB/FerretDB/internal/types"
+)
+
+func ccPlainName(s string) bool {
+\treturn s != "" && !strings.ContainsAny(s, "$.") && !strings.HasPrefix(s, "_ferretdb_")
+}
+
+// CCUnsetOf returns the request for an update that only $unsets plain fields (top-level, or one level into a
+// top-level field), found by a string _id and other top-level fields equal to strings; nil for any other.
+func CCUnsetOf(u *Update) *backends.CCUnset {
+\tif !u.HasUpdateOperators || u.Upsert || u.Multi || u.Filter == nil || u.Update == nil || u.Update.Len() != 1 {
+\t\treturn nil
+\t}
+
+\tv, err := u.Update.Get("$unset")
+\tif err != nil {
+\t\treturn nil
+\t}
+
+\tunset, ok := v.(*types.Document)
+\tif !ok || unset.Len() == 0 || unset.Len() > 32 {
+\t\treturn nil
+\t}
+
+\tr := new(backends.CCUnset)
+\ttops := map[string]bool{}    // removed whole
+\tparents := map[string]bool{} // a field inside it removed
+\tfor _, k := range unset.Keys() {
+\t\tparts := strings.Split(k, ".")
+\t\tif len(parts) > 2 || parts[0] == "_id" || parts[0] == "$s" {
+\t\t\treturn nil
+\t\t}
+
+\t\tfor _, p := range parts {
+\t\t\tif !ccPlainName(p) {
+\t\t\t\treturn nil
+\t\t\t}
+\t\t}
+
+\t\tif len(parts) == 1 {
+\t\t\ttops[parts[0]] = true
+\t\t} else {
+\t\t\tparents[parts[0]] = true
+\t\t}
+
+\t\tr.Paths = append(r.Paths, parts)
+\t}
+
+\tfor p := range parents {
+\t\tif tops[p] { // a conflict MongoDB refuses: FerretDB's own way answers it
+\t\t\treturn nil
+\t\t}
+\t}
+
+\thasID := false
+\tfor _, k := range u.Filter.Keys() {
+\t\tfv, _ := u.Filter.Get(k)
+\t\tstr, ok := fv.(string)
+\t\tif !ok || (k != "_id" && !ccPlainName(k)) {
+\t\t\treturn nil
+\t\t}
+
+\t\tif k == "_id" {
+\t\t\tr.ID, hasID = str, true
+\t\t} else {
+\t\t\tr.Eq = append(r.Eq, [2]string{k, str})
+\t\t}
+\t}
+
+\tif !hasID {
+\t\treturn nil
+\t}
+
+\treturn r
+}
+"""
+_UNSET_HANDLER = """\t\t// complaint-center patch: an update that only removes fields, in one statement (docs/adr/0018)
+\t\tif un := common.CCUnsetOf(&u); un != nil {
+\t\t\tif _, err = c.UpdateAll(backends.CCWithUnset(ctx, un), new(backends.UpdateAllParams)); err != nil {
+\t\t\t\treturn 0, 0, nil, lazyerrors.Error(err)
+\t\t\t}
+
+\t\t\tif un.Handled && un.Updated > 0 {
+\t\t\t\tmatched += un.Updated
+\t\t\t\tmodified += un.Updated
+
+\t\t\t\tcontinue
+\t\t\t}
+\t\t\t// none changed as written in SQL (or a backend without the change): FerretDB's own way below
+\t\t}
+
+"""
+# in UpdateAll, after its metadata is read, before its own statement
+_UNSET_PG_ANCHOR = "\tq := fmt.Sprintf(\n\t\t`UPDATE %s SET %s = $1 WHERE %s = $2`,\n"
+_UNSET_PG = """\t// complaint-center patch: an update that only removes fields (change 9)
+\tif un, ok := backends.CCUnsetOf(ctx); ok {
+\t\treturn &res, ccUnset(ctx, p, c.dbName, meta.TableName, un)
+\t}
+
+"""
+_UNSET_PG_GO = """// complaint-center patch: an update that only removes fields, in one statement (docs/adr/0018).
+package postgresql
+
+import (
+\t"context"
+\t"fmt"
+\t"strings"
+
+\t"github.com/jackc/pgx/v5"
+\t"github.com/jackc/pgx/v5/pgxpool"
+
+\t"github.com/FerretDB/FerretDB/internal/backends"
+\t"github.com/FerretDB/FerretDB/internal/backends/postgresql/metadata"
+\t"github.com/FerretDB/FerretDB/internal/handler/sjson"
+\t"github.com/FerretDB/FerretDB/internal/util/lazyerrors"
+\t"github.com/FerretDB/FerretDB/internal/util/must"
+)
+
+// ccUnset removes un.Paths from the matching document, and their entries in its type record ($s: the property
+// p and the key in $k, at the top level and in the embedded document), in one UPDATE. Every path is removed
+// from the document as stored, so the removals do not depend on each other.
+func ccUnset(ctx context.Context, p *pgxpool.Pool, dbName, tableName string, un *backends.CCUnset) error {
+\tvar args []any
+\targ := func(v any, cast string) string {
+\t\targs = append(args, v)
+\t\treturn fmt.Sprintf("$%d::%s", len(args), cast)
+\t}
+
+\td := metadata.DefaultColumn
+\tcol := d
+
+\tvar tops []string
+\tnested := map[string][]string{}
+\tvar parents []string
+\tfor _, path := range un.Paths {
+\t\tif len(path) == 1 {
+\t\t\ttops = append(tops, arg(path[0], "text"))
+\t\t\tcontinue
+\t\t}
+
+\t\tif _, seen := nested[path[0]]; !seen {
+\t\t\tparents = append(parents, path[0])
+\t\t}
+
+\t\tnested[path[0]] = append(nested[path[0]], path[1])
+\t}
+
+\tvar where []string
+\twhere = append(where, fmt.Sprintf(`%s->'_id' = %s AND %s->'$s'->'p'->'_id'->>'t' = 'string'`,
+\t\td, arg(string(must.NotFail(sjson.MarshalSingleValue(un.ID))), "jsonb"), d))
+
+\tfor _, eq := range un.Eq {
+\t\tk := arg(eq[0], "text")
+\t\twhere = append(where, fmt.Sprintf(`%[1]s->%[2]s = %[3]s AND %[1]s->'$s'->'p'->%[2]s->>'t' = 'string'`,
+\t\t\td, k, arg(string(must.NotFail(sjson.MarshalSingleValue(eq[1]))), "jsonb")))
+\t}
+
+\tfor _, parent := range parents {
+\t\tt := arg(parent, "text")
+\t\twhere = append(where, fmt.Sprintf(`jsonb_typeof(%s->%s) IS DISTINCT FROM 'array'`, d, t))
+
+\t\tvar keys []string
+\t\tfor _, name := range nested[parent] {
+\t\t\tx := arg(name, "text")
+\t\t\tkeys = append(keys, x)
+\t\t\tcol = fmt.Sprintf(`(%s #- ARRAY[%s, %s] #- ARRAY['$s', 'p', %s, '$s', 'p', %s])`, col, t, x, t, x)
+\t\t}
+
+\t\tcol = fmt.Sprintf(`jsonb_set(%s, ARRAY['$s', 'p', %s, '$s', '$k'], `+
+\t\t\t`COALESCE((%s->'$s'->'p'->%s->'$s'->'$k') - %s, '[]'), false)`, col, t, d, t, strings.Join(keys, " - "))
+\t}
+
+\tif len(tops) > 0 {
+\t\tfor _, f := range tops {
+\t\t\tcol = fmt.Sprintf(`(%s - %s #- ARRAY['$s', 'p', %s])`, col, f, f)
+\t\t}
+
+\t\tcol = fmt.Sprintf(`jsonb_set(%s, '{$s,$k}', COALESCE((%s->'$s'->'$k') - %s, '[]'), false)`,
+\t\t\tcol, d, strings.Join(tops, " - "))
+\t}
+
+\tq := fmt.Sprintf(`UPDATE %s SET %s = %s WHERE %s`,
+\t\tpgx.Identifier{dbName, tableName}.Sanitize(), d, col, strings.Join(where, " AND "))
+
+\ttag, err := p.Exec(ctx, q, args...)
+\tif err != nil {
+\t\treturn lazyerrors.Error(err)
+\t}
+
+\tun.Handled = true
+\tun.Updated = int32(tag.RowsAffected())
+
+\treturn nil
+}
+"""
+
+
 def _replace(path: Path, old: str, new: str, count: int = 1) -> None:
     text = path.read_text()
     if text.count(old) != count:
@@ -819,6 +1065,11 @@ def apply(src: Path) -> None:
     (src / "internal" / "backends" / "cc_upsert.go").write_text(_UPSERT_BACKENDS_GO)
     (handler / "common" / "cc_upsert.go").write_text(_UPSERT_COMMON_GO)
     _insert_before(handler / "msg_update.go", _UPSERT_ANCHOR, _UPSERT_HANDLER)
+    (src / "internal" / "backends" / "cc_unset.go").write_text(_UNSET_BACKENDS_GO)
+    (handler / "common" / "cc_unset.go").write_text(_UNSET_COMMON_GO)
+    _insert_before(handler / "msg_update.go", _UPSERT_ANCHOR, _UNSET_HANDLER)
+    _insert_before(collection, _UNSET_PG_ANCHOR, _UNSET_PG)
+    (pg / "cc_unset.go").write_text(_UNSET_PG_GO)
     for name in _WRITERS:
         _insert_before(handler / name, _WRITE_ANCHOR, _WRITE_LOCK)
     swapped = 0

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import DEV_PASSWORD, case_where, filed
-from tests.helpers import complaint
+from tests.helpers import complaint, eventually
 
 CASE_READS = ["", "/originals/0", "/clocks"]
 CASE_COMMANDS = {
@@ -73,7 +73,10 @@ async def test_calls_without_a_session_or_key_are_refused(center, lakeside_case)
 
 
 async def test_an_operator_of_another_estate_gets_404_on_every_endpoint(center, ops, tokens, lakeside_case):
-    file_id = (await ops.get("/api/v1/households/lookup", params={"phone": "13812341234"})).json()["file_id"]
+    async def household():  # filed just after the list entry shows the case: it may be a moment behind
+        return (await ops.get("/api/v1/households/lookup", params={"phone": "13812341234"})).json().get("file_id")
+
+    file_id = await eventually(household, what="the caller's household file")
     async with client(center, tokens["op-sr"]) as sunrise:
         for suffix in CASE_READS:
             assert (await sunrise.get(f"/api/v1/complaints/{lakeside_case}{suffix}")).status_code == 404, suffix

@@ -88,6 +88,40 @@ async def test_a_replacement_by_key_with_upsert_answers_what_mongodb_would_witho
     assert (same.matched_count, same.modified_count) == (1, 1 if ferretdb else 0)
 
 
+async def test_removing_fields_by_key_answers_what_mongodb_would_without_reading_first(coll):
+    """Every publish from an outbox ends with such an update: the entries published and the flag removed, on
+    condition that `outbox_gen` is still the last entry published. On FerretDB (patch change 9, docs/adr/0018)
+    it is one statement that edits the stored document and its type record in PostgreSQL; its one visible trace
+    is that removing fields none of which is there counts as modified (MongoDB says 0)."""
+    outbox = {"e1": {"t": "x"}, "e2": {"t": "y"}, "e3": {"t": "z"}}
+    await coll.insert_one({"_id": "a", "gen": "e2", "due": True, "keep": 1, "outbox": outbox, "arr": [1, 2],
+                           "s": "str"})
+    r = await coll.update_one({"_id": "a", "gen": "e2"}, {"$unset": {"outbox.e1": "", "outbox.e2": "", "due": "",
+                                                                     "gen": ""}})
+    assert (r.matched_count, r.modified_count) == (1, 1)
+    doc = await coll.find_one({"_id": "a"})
+    assert doc == {"_id": "a", "keep": 1, "outbox": {"e3": {"t": "z"}}, "arr": [1, 2], "s": "str"}
+    assert list(doc) == ["_id", "keep", "outbox", "arr", "s"]  # the order kept
+    assert (await coll.update_one({"_id": "a", "gen": "e2"}, {"$unset": {"keep": ""}})).matched_count == 0
+    await coll.update_one({"_id": "a"}, {"$unset": {"outbox.e3": "", "missing": "", "outbox.none": ""}})
+    assert await coll.find_one({"_id": "a"}) == {"_id": "a", "keep": 1, "outbox": {}, "arr": [1, 2], "s": "str"}
+    await coll.update_one({"_id": "a"}, {"$set": {"outbox.e4": {"t": "w"}, "gen": "e4"}})  # and it grows again
+    doc = await coll.find_one({"_id": "a"})
+    assert list(doc) == ["_id", "keep", "outbox", "arr", "s", "gen"] and doc["outbox"] == {"e4": {"t": "w"}}
+    # MongoDB's equality also matches an array that holds the value; a number is not its digits as a string
+    await coll.insert_many([{"_id": "b", "tags": ["x", "y"], "f": 1}, {"_id": "c", "n": 5, "m": 1}])
+    assert (await coll.update_one({"_id": "b", "tags": "x"}, {"$unset": {"f": ""}})).matched_count == 1
+    assert await coll.find_one({"_id": "b"}) == {"_id": "b", "tags": ["x", "y"]}
+    assert (await coll.update_one({"_id": "c", "n": "5"}, {"$unset": {"m": ""}})).matched_count == 0
+    with pytest.raises(WriteError) as conflict:  # a path inside one removed whole
+        await coll.update_one({"_id": "a"}, {"$unset": {"outbox": "", "outbox.e4": ""}})
+    assert conflict.value.code == 40
+    ferretdb = "ferretdbVersion" in await coll.database.client.admin.command("buildInfo")
+    none_there = await coll.update_one({"_id": "a"}, {"$unset": {"nothing": "", "s.x": ""}})
+    assert (none_there.matched_count, none_there.modified_count) == (1, 1 if ferretdb else 0)
+    assert await coll.find_one({"_id": "a"}) == doc
+
+
 async def test_documents_come_back_exactly_as_they_were_stored(coll):
     """Every BSON type the center stores, at its edges, read back unchanged, directly and after an update
     (FerretDB v1 decodes the stored JSON on every read and re-encodes it on every write: patch change 6 swaps
