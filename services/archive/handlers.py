@@ -119,8 +119,9 @@ def _rollup_changes(doc: dict[str, Any] | None, record: dict[str, Any], events: 
     # so a marker's length is paid on every read and write of the day's rollup (a 32-digit hex was 60 % of it)
     item = {"rollup_id": rid, "marker": secrets.token_urlsafe(9), "delta": _nest(d)}
     # `rollup_due`: the sweep's filter; an equality FerretDB v1 can push down (it cannot push `$ne: null`)
+    # `rollup_gen`: the last delta queued, which the clearing write is conditional on (one statement on FerretDB)
     return {"contrib": new, "contrib_id": rid, "rollup_pending": [*((doc or {}).get("rollup_pending") or []), item],
-            "rollup_due": True}
+            "rollup_due": True, "rollup_gen": item["marker"]}
 
 
 def _nest(flat: dict[str, float]) -> dict[str, Any]:
@@ -165,9 +166,7 @@ async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool =
     if record.get("rollup_pending"):
         for item in record["rollup_pending"]:  # each at most once (its marker), even if applied before a crash
             await rollups.apply_pending(db, item)
-        await store.collection.update_one({"_id": record["_id"], "version": record["version"]},
-                                          {"$unset": {"rollup_pending": "", "rollup_due": ""},
-                                           "$inc": {"version": 1}})
+        await _settled(store, record)
     for alert in record.get("integrity_alerts", []):  # kept apart too: rewriting the record cannot hide it
         await queries.integrity_alerts(db).update_one(
             {"_id": f"{record['_id']}:{alert['at'].isoformat()}"},
@@ -175,6 +174,22 @@ async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool =
                       "problems": alert["problems"], "at": alert["at"]}}, upsert=True)
     if filing:
         await counterparts.file_case(db, record)
+
+
+async def _settled(store: AggregateStore, record: dict[str, Any]) -> None:
+    """Clear the record's counted deltas, unless a later filing queued another (it clears them all then). The
+    condition is the last delta queued (`rollup_gen`), not the record's version: the write only removes fields, so
+    FerretDB makes it one statement without reading the record (ADR 18), and a filing that read the record before
+    it writes at the version it read. If that filing queues a delta, it queues the cleared ones again, and they
+    are skipped where they were counted (their markers are there). A record queued before `rollup_gen`: by its
+    version, as then."""
+    gone = {"rollup_pending": "", "rollup_due": "", "rollup_gen": ""}
+    if record.get("rollup_gen"):
+        await store.collection.update_one({"_id": record["_id"], "rollup_gen": record["rollup_gen"]},
+                                          {"$unset": gone})
+    else:
+        await store.collection.update_one({"_id": record["_id"], "version": record["version"]},
+                                          {"$unset": gone, "$inc": {"version": 1}})
 
 
 async def remember_household(db: Any, event: Envelope[ComplaintReceived]) -> None:

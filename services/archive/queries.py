@@ -24,7 +24,8 @@ from shared.scope import Scope
 
 log = logging.getLogger(__name__)
 DETAIL_HIDE = {"events": 0, "processed": 0, "outbox": 0, "version": 0, "due_sort": 0, "terms": 0, "contrib": 0,
-               "contrib_id": 0, "rollup_pending": 0, "rollup_due": 0}
+               "contrib_id": 0, "rollup_pending": 0, "rollup_due": 0,
+               "rollup_gen": 0}
 LIST_FIELDS = ("tracking_no", "group_id", "estate_id", "status", "category", "subcategory", "severity", "channel",
                "received_at", "next_due", "due_sort", "assignee", "complainant_masked", "round", "needs_review",
                "review_reason", "escalation_level", "paused", "phone_key", "terms", "callback")
