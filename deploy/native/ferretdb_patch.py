@@ -87,7 +87,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TAG = "cc21"  # part of the cached binary's name: a changed patch rebuilds
+TAG = "cc22"  # part of the cached binary's name: a changed patch rebuilds
 # modules the patched source imports besides FerretDB's own (`go get` before the build)
 MODULES = ("github.com/goccy/go-json@v0.10.5",)
 
@@ -655,32 +655,44 @@ _UPDATE_BODY = "\t\tfor _, doc := range params.Docs {\n"
 _POOL_IMPORT = '\t"github.com/FerretDB/FerretDB/internal/backends/postgresql/metadata/pool"\n'
 
 
-# Change 8: a replacement by _id with upsert in one statement (docs/adr/0018).
-_UPSERT_BACKENDS_GO = """// complaint-center patch: InsertAll asked for a replacement by _id (docs/adr/0018)
+# Changes 8 and 9 (docs/adr/0018): what the handler asks of the backend, carried by the call's context.
+_REQUESTS_GO = """// complaint-center patch: what a handler asks of a backend beyond the interface (docs/adr/0018)
 package backends
 
 import "context"
 
 // CCUpsert, carried by InsertAll's context, asks a backend that knows it to replace the one document with the
-// same _id if there is one; Handled says that it did, Inserted which of the two happened.
+// same _id if there is one; Handled says that it did, Inserted which of the two happened (change 8).
 type CCUpsert struct {
 \tHandled  bool
 \tInserted bool
 }
 
-type ccUpsertKey struct{}
-
-// CCWithUpsert returns a context that asks InsertAll for an upsert.
-func CCWithUpsert(ctx context.Context, u *CCUpsert) context.Context {
-\treturn context.WithValue(ctx, ccUpsertKey{}, u)
+// CCUnset, carried by UpdateAll's context, asks a backend that knows it to remove Paths (a top-level field, or
+// a top-level field and one inside it) from the document whose _id is ID and whose fields Eq ([name, value])
+// are those strings; Handled says that it did, Updated how many documents it changed (change 9).
+type CCUnset struct {
+\tID      string
+\tEq      [][2]string
+\tPaths   [][]string
+\tHandled bool
+\tUpdated int32
 }
 
-// CCUpsertOf returns the request of CCWithUpsert, if any.
-func CCUpsertOf(ctx context.Context) (*CCUpsert, bool) {
-\tu, ok := ctx.Value(ccUpsertKey{}).(*CCUpsert)
-\treturn u, ok
+type ccKey[T any] struct{}
+
+// CCWith returns a context carrying the request r.
+func CCWith[T any](ctx context.Context, r *T) context.Context {
+\treturn context.WithValue(ctx, ccKey[T]{}, r)
+}
+
+// CCOf returns the request of type T the context carries, if any.
+func CCOf[T any](ctx context.Context) (*T, bool) {
+\tr, ok := ctx.Value(ccKey[T]{}).(*T)
+\treturn r, ok
 }
 """
+# Change 8: a replacement by _id with upsert in one statement.
 _UPSERT_COMMON_GO = """// complaint-center patch: the document a replacement by _id with upsert writes (docs/adr/0018).
 package common
 
@@ -727,7 +739,7 @@ _UPSERT_HANDLER = """\t\t// complaint-center patch: a replacement by _id with up
 \t\t\treturn 0, 0, nil, lazyerrors.Error(err)
 \t\t} else if doc != nil {
 \t\t\tup := new(backends.CCUpsert)
-\t\t\t_, err = c.InsertAll(backends.CCWithUpsert(ctx, up), &backends.InsertAllParams{Docs: []*types.Document{doc}})
+\t\t\t_, err = c.InsertAll(backends.CCWith(ctx, up), &backends.InsertAllParams{Docs: []*types.Document{doc}})
 \t\t\tswitch {
 \t\t\tcase err == nil && up.Handled:
 \t\t\t\tmatched++
@@ -757,7 +769,7 @@ _UPSERT_HANDLER = """\t\t// complaint-center patch: a replacement by _id with up
 """
 # in InsertAll, after its metadata is read (anchored on change 7's line, which comes first)
 _UPSERT_PG = """\t// complaint-center patch: a replacement by _id with upsert (change 8)
-\tif up, ok := backends.CCUpsertOf(ctx); ok && len(params.Docs) == 1 && !meta.Capped() {
+\tif up, ok := backends.CCOf[backends.CCUpsert](ctx); ok && len(params.Docs) == 1 && !meta.Capped() {
 \t\tq, args, err := prepareInsertStatement(c.dbName, meta.TableName, false, params.Docs)
 \t\tif err != nil {
 \t\t\treturn nil, lazyerrors.Error(err)
@@ -783,35 +795,6 @@ _UPSERT_PG = """\t// complaint-center patch: a replacement by _id with upsert (c
 
 
 # Change 9: an update that only removes fields, in one statement (docs/adr/0018).
-_UNSET_BACKENDS_GO = """// complaint-center patch: UpdateAll asked to remove fields in one statement (docs/adr/0018)
-package backends
-
-import "context"
-
-// CCUnset, carried by UpdateAll's context, asks a backend that knows it to remove Paths (a top-level field, or
-// a top-level field and one inside it) from the document whose _id is ID and whose fields Eq ([name, value])
-// are those strings; Handled says that it did, Updated how many documents it changed.
-type CCUnset struct {
-\tID      string
-\tEq      [][2]string
-\tPaths   [][]string
-\tHandled bool
-\tUpdated int32
-}
-
-type ccUnsetKey struct{}
-
-// CCWithUnset returns a context that asks UpdateAll for CCUnset.
-func CCWithUnset(ctx context.Context, u *CCUnset) context.Context {
-\treturn context.WithValue(ctx, ccUnsetKey{}, u)
-}
-
-// CCUnsetOf returns the request of CCWithUnset, if any.
-func CCUnsetOf(ctx context.Context) (*CCUnset, bool) {
-\tu, ok := ctx.Value(ccUnsetKey{}).(*CCUnset)
-\treturn u, ok
-}
-"""
 _UNSET_COMMON_GO = """// complaint-center patch: updates that only remove fields (docs/adr/0018).
 package common
 
@@ -897,7 +880,7 @@ func CCUnsetOf(u *Update) *backends.CCUnset {
 """
 _UNSET_HANDLER = """\t\t// complaint-center patch: an update that only removes fields, in one statement (docs/adr/0018)
 \t\tif un := common.CCUnsetOf(&u); un != nil {
-\t\t\tif _, err = c.UpdateAll(backends.CCWithUnset(ctx, un), new(backends.UpdateAllParams)); err != nil {
+\t\t\tif _, err = c.UpdateAll(backends.CCWith(ctx, un), new(backends.UpdateAllParams)); err != nil {
 \t\t\t\treturn 0, 0, nil, lazyerrors.Error(err)
 \t\t\t}
 
@@ -914,7 +897,7 @@ _UNSET_HANDLER = """\t\t// complaint-center patch: an update that only removes f
 # in UpdateAll, after its metadata is read, before its own statement
 _UNSET_PG_ANCHOR = "\tq := fmt.Sprintf(\n\t\t`UPDATE %s SET %s = $1 WHERE %s = $2`,\n"
 _UNSET_PG = """\t// complaint-center patch: an update that only removes fields (change 9)
-\tif un, ok := backends.CCUnsetOf(ctx); ok {
+\tif un, ok := backends.CCOf[backends.CCUnset](ctx); ok {
 \t\treturn &res, ccUnset(ctx, p, c.dbName, meta.TableName, un)
 \t}
 
@@ -1062,10 +1045,9 @@ def apply(src: Path) -> None:
     _replace(collection, _POOL_IMPORT, "")  # only cc_once.go uses it now
     (pg / "cc_once.go").write_text(_ONCE_GO)
     _insert_before(collection, _TX_INSERT, _UPSERT_PG)
-    (src / "internal" / "backends" / "cc_upsert.go").write_text(_UPSERT_BACKENDS_GO)
+    (src / "internal" / "backends" / "cc_requests.go").write_text(_REQUESTS_GO)
     (handler / "common" / "cc_upsert.go").write_text(_UPSERT_COMMON_GO)
     _insert_before(handler / "msg_update.go", _UPSERT_ANCHOR, _UPSERT_HANDLER)
-    (src / "internal" / "backends" / "cc_unset.go").write_text(_UNSET_BACKENDS_GO)
     (handler / "common" / "cc_unset.go").write_text(_UNSET_COMMON_GO)
     _insert_before(handler / "msg_update.go", _UPSERT_ANCHOR, _UNSET_HANDLER)
     _insert_before(collection, _UNSET_PG_ANCHOR, _UNSET_PG)
