@@ -10,7 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts import Envelope
-from shared.outbox import OutboxRelay, as_doc, as_map, outbox_entries
+from shared.outbox import GEN, OutboxRelay, as_doc, as_map, outbox_entries
 from shared.settings import ServiceSettings
 
 PROCESSED_KEEP = 500  # a case sees tens of messages; the window only needs to outlast redeliveries
@@ -67,10 +67,19 @@ class ConcurrentUpdate(Exception):
 
 
 class AggregateStore:
-    def __init__(self, collection: AsyncCollection, relay: OutboxRelay, settings: ServiceSettings) -> None:
+    """A document per case, changed only by `apply`/`apply_many`: each change is written whole
+    (`replace_one`), on condition of the version it was read at and of the markers (`guards`) it had. Whoever
+    else writes such a document either increments its version or only removes fields on condition of one of the
+    guards (the outbox's clearing, conditional on `outbox_gen`; the archive's rollup clearing, on `rollup_gen`),
+    so no write is undone by a replacement made from an older read. Written whole, the change is one statement
+    on our FerretDB build, which does not read the document first (patch change 10, docs/adr/0019)."""
+
+    def __init__(self, collection: AsyncCollection, relay: OutboxRelay, settings: ServiceSettings, *,
+                 guards: tuple[str, ...] = (GEN,)) -> None:
         self.collection = collection
         self.relay = relay
         self.settings = settings
+        self.guards = guards
 
     async def get(self, doc_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": doc_id})
@@ -147,7 +156,10 @@ class AggregateStore:
         }
         if d.changes or outbox:
             update["$set"] = {**d.changes, **outbox}
-        result = await self.collection.update_one({"_id": doc_id, "version": doc["version"]}, update)
+        new = updated(doc, update)
+        condition = {"_id": doc_id, "version": doc["version"],
+                     **{g: doc[g] for g in self.guards if doc.get(g) is not None}}
+        result = await self.collection.replace_one(condition, new)
         if result.matched_count == 0:
             raise ConcurrentUpdate(doc_id)
-        return pending, updated(doc, update)
+        return pending, new

@@ -87,7 +87,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TAG = "cc22"  # part of the cached binary's name: a changed patch rebuilds
+TAG = "cc23"  # part of the cached binary's name: a changed patch rebuilds
 # modules the patched source imports besides FerretDB's own (`go get` before the build)
 MODULES = ("github.com/goccy/go-json@v0.10.5",)
 
@@ -659,7 +659,11 @@ _POOL_IMPORT = '\t"github.com/FerretDB/FerretDB/internal/backends/postgresql/met
 _REQUESTS_GO = """// complaint-center patch: what a handler asks of a backend beyond the interface (docs/adr/0018)
 package backends
 
-import "context"
+import (
+\t"context"
+
+\t"github.com/FerretDB/FerretDB/internal/types"
+)
 
 // CCUpsert, carried by InsertAll's context, asks a backend that knows it to replace the one document with the
 // same _id if there is one; Handled says that it did, Inserted which of the two happened (change 8).
@@ -668,13 +672,30 @@ type CCUpsert struct {
 \tInserted bool
 }
 
+// CCEq is a plain top-level field that a request's document has: equal to Value, a string or an int64 (which
+// an int, long or double of the same value is).
+type CCEq struct {
+\tName  string
+\tValue any
+}
+
 // CCUnset, carried by UpdateAll's context, asks a backend that knows it to remove Paths (a top-level field, or
-// a top-level field and one inside it) from the document whose _id is ID and whose fields Eq ([name, value])
-// are those strings; Handled says that it did, Updated how many documents it changed (change 9).
+// a top-level field and one inside it) from the document whose _id is the string ID and which has the fields
+// Eq; Handled says that it did, Updated how many documents it changed (change 9).
 type CCUnset struct {
 \tID      string
-\tEq      [][2]string
+\tEq      []CCEq
 \tPaths   [][]string
+\tHandled bool
+\tUpdated int32
+}
+
+// CCReplace, carried by UpdateAll's context, asks a backend that knows it to replace with Doc the document
+// whose _id is the string ID and which has the fields Eq; Handled and Updated as for CCUnset (change 10).
+type CCReplace struct {
+\tID      string
+\tEq      []CCEq
+\tDoc     *types.Document
 \tHandled bool
 \tUpdated int32
 }
@@ -795,7 +816,7 @@ _UPSERT_PG = """\t// complaint-center patch: a replacement by _id with upsert (c
 
 
 # Change 9: an update that only removes fields, in one statement (docs/adr/0018).
-_UNSET_COMMON_GO = """// complaint-center patch: updates that only remove fields (docs/adr/0018).
+_UNSET_COMMON_GO = """// complaint-center patch: updates that only remove fields (adr 0018) and replacements (0019).
 package common
 
 import (
@@ -803,6 +824,7 @@ import (
 
 \t"github.com/FerretDB/FerretDB/internal/backends"
 \t"github.com/FerretDB/FerretDB/internal/types"
+\t"github.com/FerretDB/FerretDB/internal/util/must"
 )
 
 func ccPlainName(s string) bool {
@@ -856,27 +878,87 @@ func CCUnsetOf(u *Update) *backends.CCUnset {
 \t\t}
 \t}
 
-\thasID := false
-\tfor _, k := range u.Filter.Keys() {
-\t\tfv, _ := u.Filter.Get(k)
-\t\tstr, ok := fv.(string)
-\t\tif !ok || (k != "_id" && !ccPlainName(k)) {
-\t\t\treturn nil
-\t\t}
-
-\t\tif k == "_id" {
-\t\t\tr.ID, hasID = str, true
-\t\t} else {
-\t\t\tr.Eq = append(r.Eq, [2]string{k, str})
-\t\t}
-\t}
-
-\tif !hasID {
+\tif r.ID, r.Eq, ok = ccMatchOf(u.Filter); !ok {
 \t\treturn nil
 \t}
 
 \treturn r
 }
+
+// ccMatchOf reads a filter made of a string _id and other plain top-level fields each equal to a string or an
+// integer; ok is false for any other.
+func ccMatchOf(filter *types.Document) (id string, eq []backends.CCEq, ok bool) {
+\tfor _, k := range filter.Keys() {
+\t\tv, _ := filter.Get(k)
+\t\tif k == "_id" {
+\t\t\tif id, ok = v.(string); !ok {
+\t\t\t\treturn "", nil, false
+\t\t\t}
+
+\t\t\tcontinue
+\t\t}
+
+\t\tif !ccPlainName(k) {
+\t\t\treturn "", nil, false
+\t\t}
+
+\t\tswitch v := v.(type) {
+\t\tcase string:
+\t\t\teq = append(eq, backends.CCEq{Name: k, Value: v})
+\t\tcase int32:
+\t\t\teq = append(eq, backends.CCEq{Name: k, Value: int64(v)})
+\t\tcase int64:
+\t\t\teq = append(eq, backends.CCEq{Name: k, Value: v})
+\t\tdefault:
+\t\t\treturn "", nil, false
+\t\t}
+\t}
+
+\treturn id, eq, ok
+}
+
+// CCReplaceOf returns the request for a replacement (no operators, neither upsert nor multi) of the document
+// found by a string _id and plain top-level fields equal to strings or integers, with the document it writes
+// built and checked as UpdateDocument builds it for a match; nil for any other update, and for a replacement
+// that could not be written (FerretDB's own way then answers, with its error if a document matches).
+func CCReplaceOf(u *Update) *backends.CCReplace {
+\tif u.HasUpdateOperators || u.Upsert || u.Multi || u.Filter == nil || u.Update == nil {
+\t\treturn nil
+\t}
+
+\tr := new(backends.CCReplace)
+\tvar ok bool
+\tif r.ID, r.Eq, ok = ccMatchOf(u.Filter); !ok {
+\t\treturn nil
+\t}
+
+\tr.Doc = must.NotFail(types.NewDocument("_id", r.ID))
+\tif _, err := processReplacementDoc("update", r.Doc, u.Update); err != nil {
+\t\treturn nil
+\t}
+
+\tif err := r.Doc.ValidateData(); err != nil {
+\t\treturn nil
+\t}
+
+\treturn r
+}
+"""
+_REPLACE_HANDLER = """\t\t// complaint-center patch: a replacement by _id and equalities, one statement (docs/adr/0019)
+\t\tif rp := common.CCReplaceOf(&u); rp != nil {
+\t\t\tif _, err = c.UpdateAll(backends.CCWith(ctx, rp), new(backends.UpdateAllParams)); err != nil {
+\t\t\t\treturn 0, 0, nil, lazyerrors.Error(err)
+\t\t\t}
+
+\t\t\tif rp.Handled && rp.Updated > 0 {
+\t\t\t\tmatched += rp.Updated
+\t\t\t\tmodified += rp.Updated
+
+\t\t\t\tcontinue
+\t\t\t}
+\t\t\t// none matched as written in SQL (or a backend without the change): FerretDB's own way below
+\t\t}
+
 """
 _UNSET_HANDLER = """\t\t// complaint-center patch: an update that only removes fields, in one statement (docs/adr/0018)
 \t\tif un := common.CCUnsetOf(&u); un != nil {
@@ -901,16 +983,25 @@ _UNSET_PG = """\t// complaint-center patch: an update that only removes fields (
 \t\treturn &res, ccUnset(ctx, p, c.dbName, meta.TableName, un)
 \t}
 
+\t// complaint-center patch: a replacement by _id and equalities (change 10)
+\tif rp, ok := backends.CCOf[backends.CCReplace](ctx); ok {
+\t\treturn &res, ccReplace(ctx, p, c.dbName, meta.TableName, rp)
+\t}
+
 """
-_UNSET_PG_GO = """// complaint-center patch: an update that only removes fields, in one statement (docs/adr/0018).
+_UNSET_PG_GO = """// complaint-center patch: an update that only removes fields (docs/adr/0018), a replacement
+// (docs/adr/0019), each in one statement.
 package postgresql
 
 import (
 \t"context"
+\t"errors"
 \t"fmt"
 \t"strings"
 
+\t"github.com/jackc/pgerrcode"
 \t"github.com/jackc/pgx/v5"
+\t"github.com/jackc/pgx/v5/pgconn"
 \t"github.com/jackc/pgx/v5/pgxpool"
 
 \t"github.com/FerretDB/FerretDB/internal/backends"
@@ -949,15 +1040,7 @@ func ccUnset(ctx context.Context, p *pgxpool.Pool, dbName, tableName string, un 
 \t\tnested[path[0]] = append(nested[path[0]], path[1])
 \t}
 
-\tvar where []string
-\twhere = append(where, fmt.Sprintf(`%s->'_id' = %s AND %s->'$s'->'p'->'_id'->>'t' = 'string'`,
-\t\td, arg(string(must.NotFail(sjson.MarshalSingleValue(un.ID))), "jsonb"), d))
-
-\tfor _, eq := range un.Eq {
-\t\tk := arg(eq[0], "text")
-\t\twhere = append(where, fmt.Sprintf(`%[1]s->%[2]s = %[3]s AND %[1]s->'$s'->'p'->%[2]s->>'t' = 'string'`,
-\t\t\td, k, arg(string(must.NotFail(sjson.MarshalSingleValue(eq[1]))), "jsonb")))
-\t}
+\twhere := ccWhere(arg, un.ID, un.Eq)
 
 \tfor _, parent := range parents {
 \t\tt := arg(parent, "text")
@@ -993,6 +1076,63 @@ func ccUnset(ctx context.Context, p *pgxpool.Pool, dbName, tableName string, un 
 
 \tun.Handled = true
 \tun.Updated = int32(tag.RowsAffected())
+
+\treturn nil
+}
+
+// ccWhere is the condition that the document's _id is the string id and that it has the fields eq: each equal
+// to its value and of a type that equals it (a string; an int, long or double for an integer), by FerretDB's
+// type record. An array holding the value does not match here (MongoDB's equality matches it: the callers
+// then take FerretDB's own way).
+func ccWhere(arg func(any, string) string, id string, eq []backends.CCEq) []string {
+\td := metadata.DefaultColumn
+\twhere := []string{fmt.Sprintf(`%s->'_id' = %s AND %s->'$s'->'p'->'_id'->>'t' = 'string'`,
+\t\td, arg(string(must.NotFail(sjson.MarshalSingleValue(id))), "jsonb"), d)}
+
+\tfor _, e := range eq {
+\t\tkinds := `= 'string'`
+\t\tif _, ok := e.Value.(int64); ok {
+\t\t\tkinds = `IN ('int', 'long', 'double')`
+\t\t}
+
+\t\twhere = append(where, fmt.Sprintf(`%[1]s->%[2]s = %[3]s AND %[1]s->'$s'->'p'->%[2]s->>'t' %[4]s`,
+\t\t\td, arg(e.Name, "text"), arg(string(must.NotFail(sjson.MarshalSingleValue(e.Value))), "jsonb"), kinds))
+\t}
+
+\treturn where
+}
+
+// ccReplace writes rp.Doc over the matching document in one UPDATE. A unique index the new document breaks is
+// answered as MongoDB does, with a duplicate key error (FerretDB's own update says InternalError).
+func ccReplace(ctx context.Context, p *pgxpool.Pool, dbName, tableName string, rp *backends.CCReplace) error {
+\tb, err := sjson.Marshal(rp.Doc)
+\tif err != nil {
+\t\treturn lazyerrors.Error(err)
+\t}
+
+\tvar args []any
+\targ := func(v any, cast string) string {
+\t\targs = append(args, v)
+\t\treturn fmt.Sprintf("$%d::%s", len(args), cast)
+\t}
+
+\td := metadata.DefaultColumn
+\tset := arg(string(b), "jsonb")
+\tq := fmt.Sprintf(`UPDATE %s SET %s = %s WHERE %s`,
+\t\tpgx.Identifier{dbName, tableName}.Sanitize(), d, set, strings.Join(ccWhere(arg, rp.ID, rp.Eq), " AND "))
+
+\ttag, err := p.Exec(ctx, q, args...)
+\tif err != nil {
+\t\tvar pgErr *pgconn.PgError
+\t\tif errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
+\t\t\treturn backends.NewError(backends.ErrorCodeInsertDuplicateID, err)
+\t\t}
+
+\t\treturn lazyerrors.Error(err)
+\t}
+
+\trp.Handled = true
+\trp.Updated = int32(tag.RowsAffected())
 
 \treturn nil
 }
@@ -1050,6 +1190,7 @@ def apply(src: Path) -> None:
     _insert_before(handler / "msg_update.go", _UPSERT_ANCHOR, _UPSERT_HANDLER)
     (handler / "common" / "cc_unset.go").write_text(_UNSET_COMMON_GO)
     _insert_before(handler / "msg_update.go", _UPSERT_ANCHOR, _UNSET_HANDLER)
+    _insert_before(handler / "msg_update.go", _UPSERT_ANCHOR, _REPLACE_HANDLER)
     _insert_before(collection, _UNSET_PG_ANCHOR, _UNSET_PG)
     (pg / "cc_unset.go").write_text(_UNSET_PG_GO)
     for name in _WRITERS:

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.archive import queries
 from services.archive.config import ArchiveSettings
 from services.archive.entrypoints import register, retention_loop, rollup_loop
-from services.archive.handlers import chain_legacy_records
+from services.archive.handlers import CASE_GUARDS, chain_legacy_records
 from shared.aggregate import AggregateStore
 from shared.runtime import create_app, create_runtime
 
@@ -17,7 +17,7 @@ NAME = "archive"
 def build_app(settings: ArchiveSettings | None = None) -> FastAPI:
     settings = settings or ArchiveSettings()
     rt = create_runtime(NAME, settings)
-    store = AggregateStore(queries.cases(rt.db), rt.relay("cases"), settings)
+    store = AggregateStore(queries.cases(rt.db), rt.relay("cases"), settings, guards=CASE_GUARDS)
     rt.on_start.append(lambda: queries.ensure_indexes(rt.db))
     rt.once("queue keys backfill", lambda: queries.backfill_queue_keys(rt.db))
     rt.once("search weeks backfill", lambda: queries.backfill_search_weeks(rt.db))

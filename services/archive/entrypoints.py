@@ -35,8 +35,12 @@ def register(rt: Runtime, store: AggregateStore) -> None:
             file_id = await counterparts.file_communication(db, event.group_id, event.estate_id, p)
             await queries.communications(db).update_one({"_id": doc["_id"]}, {"$set": {"file_id": file_id}})
             if p.get("complaint_id"):  # on the case record too: the complete record holds its communications
-                await store.collection.update_one({"_id": p["complaint_id"], "group_id": event.group_id},
-                                                  {"$addToSet": {"communication_ids": p["communication_id"]}})
+                # a new version, so that a filing which read the record before writes it again (AggregateStore);
+                # once: a redelivery matches nothing
+                await store.collection.update_one(
+                    {"_id": p["complaint_id"], "group_id": event.group_id,
+                     "communication_ids": {"$ne": p["communication_id"]}},
+                    {"$addToSet": {"communication_ids": p["communication_id"]}, "$inc": {"version": 1}})
 
     async def on_import(event: Envelope[Any]) -> None:
         if isinstance(event.payload, HistoryImported):

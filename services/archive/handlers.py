@@ -18,8 +18,12 @@ from services.archive.domain import chain_problems, fold, link, loaded_events, p
 from services.archive.search import terms
 from shared.aggregate import AggregateStore, Decision
 from shared.contracts import BadMessage, ComplaintReceived, Envelope, HistoryImported, parse_obj
+from shared.outbox import GEN
 
 CHAIN_VERSION = 2  # per-event hashes in filing order; records filed before are chained once at start
+# the markers a record is written on condition of, besides its version: the outbox and the rollup deltas are
+# cleared by writes that only remove fields, conditional on these, and leave the version as it is (ADR 18, 19)
+CASE_GUARDS = (GEN, "rollup_gen")
 
 
 def ms(value: datetime) -> datetime:

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from services.archive import queries
+from services.archive.handlers import CASE_GUARDS
 from shared.aggregate import AggregateStore
 from shared.mongo import make_client
 from shared.outbox import OutboxRelay
@@ -20,7 +21,8 @@ async def archive(infra, prefix, cleanup):
     client = make_client(settings)
     db = client[f"{prefix}_arch{uuid.uuid4().hex[:6]}"]
     await queries.ensure_indexes(db)
-    store = AggregateStore(queries.cases(db), OutboxRelay(queries.cases(db), None, settings), settings)  # type: ignore[arg-type]
+    store = AggregateStore(queries.cases(db), OutboxRelay(queries.cases(db), None, settings), settings,
+                           guards=CASE_GUARDS)  # type: ignore[arg-type]
     yield db, store
     await client.drop_database(db.name)
     await client.close()

@@ -12,7 +12,7 @@ from deploy.demo_history import build
 from services.archive import analysis, queries, retention, rollups
 from services.archive.domain import loaded_events
 from services.archive.entrypoints import rollup_loop
-from services.archive.handlers import file_event, file_events, refresh_views
+from services.archive.handlers import CASE_GUARDS, file_event, file_events, refresh_views
 from services.archive.verify import verify_case
 from shared.aggregate import AggregateStore
 from shared.contracts import parse
@@ -60,7 +60,7 @@ async def test_a_cases_events_filed_together_make_the_same_record_in_one_write(a
     case = envelopes(build("2026-08", 2)[0])
     apart_db = db.client[f"{db.name}_apart"]  # the same case filed one event at a time, for comparison
     await queries.ensure_indexes(apart_db)
-    apart = AggregateStore(queries.cases(apart_db), store.relay, store.settings)
+    apart = AggregateStore(queries.cases(apart_db), store.relay, store.settings, guards=CASE_GUARDS)
     try:
         for env in case:
             await file_event(env, store=apart)

@@ -13,7 +13,7 @@ from shared.aggregate import AggregateStore, Decision
 from shared.contracts import ComplaintClosed, Envelope
 from shared.messaging import build_broker, ensure_topics, publish, renew_producer
 from shared.mongo import make_client
-from shared.outbox import DUE, OutboxRelay, as_map, outbox_doc, outbox_entries, outbox_map
+from shared.outbox import DUE, GEN, OutboxRelay, as_map, outbox_doc, outbox_entries, outbox_map
 from shared.settings import ServiceSettings
 from tests.helpers import read_topic
 
@@ -103,6 +103,38 @@ async def test_a_store_hands_back_the_document_as_written_and_skips_the_read_it_
     reads.clear()
     assert await store.apply("case-9", "m6", lambda d: Decision(changes={"a": d["a"] + 1}), known=stale)
     assert reads == ["case-9"] and (await stored())["a"] == stale["a"] + 2
+
+
+async def test_a_change_written_whole_brings_back_nothing_that_a_clearing_removed_after_the_read(platform):
+    """A store writes each change whole, on condition of the version it read and of its guards: the outbox's
+    clearing and the archive's rollup clearing only remove fields, on condition of their marker, and leave the
+    version as it is. A change made from a read before such a clearing must fail, read again, and keep the
+    fields removed."""
+    settings, coll, relay = platform
+    store = AggregateStore(coll, relay, settings, guards=(GEN, "rollup_gen"))
+    reads: list[str] = []
+    read = store.get
+
+    async def counted(doc_id: str):
+        reads.append(doc_id)
+        return await read(doc_id)
+
+    store.get = counted  # type: ignore[method-assign]
+    assert await store.apply("case-7", "m1", lambda d: Decision(changes={"a": 1}))
+    pending = {"outbox.e9": {"topic": "x", "key": "case-7", "value": "{}"}, GEN: "e9", DUE: True,
+               "rollup_pending": [{"marker": "r1"}], "rollup_gen": "r1"}
+    await coll.update_one({"_id": "case-7"}, {"$set": pending})  # as a write left them, before their publish
+    for guard, gone in ((GEN, {"outbox.e9": "", GEN: "", DUE: ""}),
+                        ("rollup_gen", {"rollup_pending": "", "rollup_gen": ""})):
+        stale = await coll.find_one({"_id": "case-7"})
+        await coll.update_one({"_id": "case-7", guard: stale[guard]}, {"$unset": gone})  # the clearing
+        reads.clear()
+        assert await store.apply("case-7", f"after-{guard}", lambda d: Decision(changes={"a": d["a"] + 1}),
+                                 known=stale)
+        assert reads == ["case-7"]  # its write at the version read failed, and it read again
+    doc = await coll.find_one({"_id": "case-7"})
+    assert doc["a"] == 3 and doc["version"] == 3
+    assert not doc.get("outbox") and not {GEN, DUE, "rollup_gen", "rollup_pending"} & set(doc)
 
 
 async def test_events_left_in_the_outbox_by_a_crash_are_published_by_the_sweeper(platform):

@@ -122,6 +122,43 @@ async def test_removing_fields_by_key_answers_what_mongodb_would_without_reading
     assert await coll.find_one({"_id": "a"}) == doc
 
 
+async def test_a_replacement_at_a_version_answers_what_mongodb_would_without_reading_first(coll):
+    """Every change to a case is written whole, on condition of the version it was read at (and of the outbox
+    and rollup markers it had). On FerretDB (patch change 10, docs/adr/0019) that is one UPDATE that does not
+    read the stored document; an equality it cannot write in SQL (an array holding the value) and a replacement
+    it cannot build take the server's own way, so every answer is MongoDB's (an identical replacement aside,
+    as for change 8)."""
+    await coll.create_index("email", unique=True)
+    await coll.insert_many([{"_id": "a", "version": 1, "gen": "e1", "outbox": {"e1": {"t": "x"}}, "w": 2},
+                            {"_id": "b", "version": Int64(7), "tags": ["x", "y"]}, {"_id": "c", "version": 3.0},
+                            {"_id": "d", "version": "1"}, {"_id": "e", "email": "x@y"}])
+    r = await coll.replace_one({"_id": "a", "version": 1, "gen": "e1"}, {"_id": "a", "version": 2, "v": "湖畔"})
+    assert (r.matched_count, r.modified_count) == (1, 1)
+    doc = await coll.find_one({"_id": "a"})
+    assert doc == {"_id": "a", "version": 2, "v": "湖畔"} and list(doc) == ["_id", "version", "v"]
+    assert (await coll.replace_one({"_id": "a", "version": 1}, {"version": 9})).matched_count == 0  # a stale read
+    assert (await coll.replace_one({"_id": "a", "version": 2, "gen": "e1"}, {"version": 9})).matched_count == 0
+    assert (await coll.replace_one({"_id": "a", "version": 2}, {"version": 3})).matched_count == 1  # no _id given
+    assert await coll.find_one({"_id": "a"}) == {"_id": "a", "version": 3}
+    # a number equals a number of any type, never its digits; an array holding the value matches
+    assert (await coll.replace_one({"_id": "b", "version": 7}, {"version": 8, "tags": ["x"]})).matched_count == 1
+    assert (await coll.replace_one({"_id": "c", "version": 3}, {"version": 4})).matched_count == 1
+    assert (await coll.replace_one({"_id": "d", "version": 1}, {"version": 2})).matched_count == 0
+    assert (await coll.replace_one({"_id": "b", "tags": "x"}, {"version": 9, "tags": ["z"]})).matched_count == 1
+    assert await coll.find_one({"_id": "b"}) == {"_id": "b", "version": 9, "tags": ["z"]}
+    assert await coll.find_one({"_id": "c"}) == {"_id": "c", "version": 4}
+    assert await coll.find_one({"_id": "d"}) == {"_id": "d", "version": "1"}
+    with pytest.raises(WriteError) as immutable:  # the _id cannot change
+        await coll.replace_one({"_id": "c", "version": 4}, {"_id": "zz", "version": 5})
+    assert immutable.value.code == 66
+    assert (await coll.replace_one({"_id": "zz", "version": 1}, {"_id": "other"})).matched_count == 0
+    with pytest.raises(DuplicateKeyError):  # another unique index still refuses
+        await coll.replace_one({"_id": "c", "version": 4}, {"version": 5, "email": "x@y"})
+    assert await coll.find_one({"_id": "c"}) == {"_id": "c", "version": 4}
+    assert (await coll.replace_one({"_id": "nobody", "version": 1}, {"version": 2})).matched_count == 0
+    assert await coll.count_documents({}) == 5
+
+
 async def test_documents_come_back_exactly_as_they_were_stored(coll):
     """Every BSON type the center stores, at its edges, read back unchanged, directly and after an update
     (FerretDB v1 decodes the stored JSON on every read and re-encodes it on every write: patch change 6 swaps
