@@ -186,6 +186,9 @@ async def send_to_dlq(broker: KafkaBroker, record: Any, service: str, reason: st
     )
 
 
+LINGER_BYTES = 1 << 20  # a lingering batch consumer's fetch returns early once this much has arrived
+
+
 def _consumer_options(settings: ServiceSettings, service: str, title: str) -> dict[str, Any]:
     """The service's consumer group, positions committed by us (`Commits`), our own decoding (`_raw_body`)."""
     return {
@@ -214,9 +217,12 @@ def subscribe_cases(broker: KafkaBroker, settings: ServiceSettings, service: str
     messages of a batch together (`process_batch`). For a consumer whose cost is per case written, not per
     message: a case's events arriving close together are then written once."""
     title = f"{service}:{'+'.join(topic_names)}"
+    options = _consumer_options(settings, service, title)
+    if settings.consumer_batch_linger_ms:  # the broker holds each fetch that long, unless a MiB arrives first
+        options.update(fetch_max_wait_ms=settings.consumer_batch_linger_ms, fetch_min_bytes=LINGER_BYTES)
 
     @broker.subscriber(
-        *(settings.topic(t) for t in topic_names), **_consumer_options(settings, service, title),
+        *(settings.topic(t) for t in topic_names), **options,
         # a batch is what has arrived: the wait only applies when nothing has
         batch=True, max_records=settings.consumer_batch_max_records, batch_timeout_ms=settings.consumer_batch_wait_ms,
     )

@@ -28,6 +28,10 @@ class KafkaSettings(_Base):
     consumer_batch_wait_ms: int = Field(50, ge=1, description="How long a batch consumer waits when nothing has "
                                                               "arrived, before it asks again.")
     consumer_batch_concurrency: int = Field(8, ge=1, description="Cases of one batch handled at the same time.")
+    consumer_batch_linger_ms: int = Field(
+        0, ge=0, le=10_000, description="A batch consumer's fetch is held by the broker until this long has passed "
+        "(or a MiB has arrived), so that a case's events arriving within it are handled together: one write of the "
+        "case instead of one per event, for this much more latency. 0: each batch is what has arrived.")
 
 
 class MongoSettings(_Base):

@@ -11,11 +11,11 @@ from aiokafka.errors import OutOfOrderSequenceNumber
 
 from shared.aggregate import AggregateStore, Decision
 from shared.contracts import ComplaintClosed, Envelope
-from shared.messaging import build_broker, ensure_topics, publish, renew_producer
+from shared.messaging import build_broker, ensure_topics, publish, renew_producer, subscribe_cases
 from shared.mongo import make_client
 from shared.outbox import DUE, GEN, OutboxRelay, as_map, outbox_doc, outbox_entries, outbox_map
 from shared.settings import ServiceSettings
-from tests.helpers import read_topic
+from tests.helpers import eventually, read_topic
 
 
 @pytest.fixture
@@ -135,6 +135,36 @@ async def test_a_change_written_whole_brings_back_nothing_that_a_clearing_remove
     doc = await coll.find_one({"_id": "case-7"})
     assert doc["a"] == 3 and doc["version"] == 3
     assert not doc.get("outbox") and not {GEN, DUE, "rollup_gen", "rollup_pending"} & set(doc)
+
+
+async def test_a_lingering_batch_consumer_hands_over_a_cases_events_sent_apart_together(infra, prefix, cleanup):
+    """The archive's consumer lingers (`consumer_batch_linger_ms`): the broker holds each fetch until then, so
+    a case's events published a little apart are filed in one write, not one each."""
+    settings = ServiceSettings(kafka_bootstrap=infra.bootstrap, mongo_url=infra.mongo_url, topic_prefix=prefix,
+                               db_prefix=prefix, consumer_batch_linger_ms=5000)
+    await ensure_topics(settings)
+    calls: list[list[str]] = []
+
+    async def handler(events: list[Envelope]) -> None:
+        calls.append([e.complaint_id for e in events])
+
+    async def handled(n: int) -> bool:
+        return sum(len(c) for c in calls) >= n
+
+    broker = build_broker(settings, "linger-test")
+    subscribe_cases(broker, settings, "linger-test", ("complaint.followup",), handler)
+    topic = settings.topic("complaint.followup")
+    await broker.start()
+    try:
+        await publish(broker, topic, closed_event("warm-up"), key="warm-up")
+        await eventually(lambda: handled(1), timeout=60)  # the consumer has joined and is fetching
+        for _ in range(3):
+            await publish(broker, topic, closed_event("case-l"), key="case-l")
+            await asyncio.sleep(0.2)
+        await eventually(lambda: handled(4), timeout=30)
+    finally:
+        await broker.stop()
+    assert calls == [["warm-up"], ["case-l"] * 3]
 
 
 async def test_events_left_in_the_outbox_by_a_crash_are_published_by_the_sweeper(platform):
