@@ -81,6 +81,17 @@ document), WHERE each compared field is a string equal to the value (in the type
 document named is an array. MongoDB's equality also matches an array holding the value: when the UPDATE changes
 no row, the update takes FerretDB's own way, which answers exactly. The reply says `nModified` 1 for a matched
 document even when none of the fields was there (MongoDB says 0). See docs/adr/0018.
+
+10. A replacement at a version is one statement. Every change to a case is written whole on condition of the
+version it was read at (and of its outbox and rollup markers); FerretDB v1 read the document again, decoding it
+whole, before writing it. When an update has no operators, neither upsert nor multi, and a filter of a string
+`_id` and other plain top-level fields each equal to a string or an integer, the handler builds the new
+document as FerretDB does for a match and the backend writes it with one UPDATE, WHERE each compared field
+equals its value in the stored JSON and is of a matching type in FerretDB's type record (a string; an int, long
+or double for an integer). When it changes no row (no match, or an array holding the value, which MongoDB's
+equality matches), or the replacement cannot be built, the update takes FerretDB's own way. A unique index the
+new document breaks answers E11000, as MongoDB does. Change 9 reads its filter the same way. See
+docs/adr/0019.
 """
 
 from __future__ import annotations
