@@ -11,7 +11,8 @@ class ArchiveSettings(ServiceSettings):
     service_port: int = 8014
     # a case's events of the same second are filed in one write (its record and views once, not per event); the
     # lists and the console see a new case up to this much later (docs/adr/0019)
-    consumer_batch_linger_ms: int = Field(1000, ge=0, le=10_000, description="How long the broker holds the archive's fetches.")
+    consumer_batch_linger_ms: int = Field(1000, ge=0, le=10_000,
+                                          description="How long the broker holds the archive's fetches.")
     retention_days: int = Field(3 * 365, ge=1, description="Days after closing before personal data goes.")
     retention_action: Literal["anonymise", "purge"] = "anonymise"
     retention_sweep_hours: float = Field(24.0, gt=0, description="How often the retention sweep runs.")
