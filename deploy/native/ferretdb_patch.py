@@ -955,15 +955,15 @@ func CCReplaceOf(u *Update) *backends.CCReplace {
 \treturn r
 }
 """
-_REPLACE_HANDLER = """\t\t// complaint-center patch: a replacement by _id and equalities, one statement (docs/adr/0019)
-\t\tif rp := common.CCReplaceOf(&u); rp != nil {
-\t\t\tif _, err = c.UpdateAll(backends.CCWith(ctx, rp), new(backends.UpdateAllParams)); err != nil {
+_ONE_STATEMENT_HANDLER = """\t\t// complaint-center patch: WHAT, in one statement (docs/adr/ADR)
+\t\tif r := common.OF(&u); r != nil {
+\t\t\tif _, err = c.UpdateAll(backends.CCWith(ctx, r), new(backends.UpdateAllParams)); err != nil {
 \t\t\t\treturn 0, 0, nil, lazyerrors.Error(err)
 \t\t\t}
 
-\t\t\tif rp.Handled && rp.Updated > 0 {
-\t\t\t\tmatched += rp.Updated
-\t\t\t\tmodified += rp.Updated
+\t\t\tif r.Handled && r.Updated > 0 {
+\t\t\t\tmatched += r.Updated
+\t\t\t\tmodified += r.Updated
 
 \t\t\t\tcontinue
 \t\t\t}
@@ -971,22 +971,15 @@ _REPLACE_HANDLER = """\t\t// complaint-center patch: a replacement by _id and eq
 \t\t}
 
 """
-_UNSET_HANDLER = """\t\t// complaint-center patch: an update that only removes fields, in one statement (docs/adr/0018)
-\t\tif un := common.CCUnsetOf(&u); un != nil {
-\t\t\tif _, err = c.UpdateAll(backends.CCWith(ctx, un), new(backends.UpdateAllParams)); err != nil {
-\t\t\t\treturn 0, 0, nil, lazyerrors.Error(err)
-\t\t\t}
 
-\t\t\tif un.Handled && un.Updated > 0 {
-\t\t\t\tmatched += un.Updated
-\t\t\t\tmodified += un.Updated
 
-\t\t\t\tcontinue
-\t\t\t}
-\t\t\t// none changed as written in SQL (or a backend without the change): FerretDB's own way below
-\t\t}
+def _one_statement_handler(what: str, adr: str, of: str) -> str:
+    """The handler's side of changes 9 and 10: the request `of` makes, sent to the backend in the context."""
+    return _ONE_STATEMENT_HANDLER.replace("WHAT", what).replace("ADR", adr).replace("OF", of)
 
-"""
+
+_UNSET_HANDLER = _one_statement_handler("an update that only removes fields", "0018", "CCUnsetOf")
+_REPLACE_HANDLER = _one_statement_handler("a replacement by _id and equalities", "0019", "CCReplaceOf")
 # in UpdateAll, after its metadata is read, before its own statement
 _UNSET_PG_ANCHOR = "\tq := fmt.Sprintf(\n\t\t`UPDATE %s SET %s = $1 WHERE %s = $2`,\n"
 _UNSET_PG = """\t// complaint-center patch: an update that only removes fields (change 9)
@@ -1022,15 +1015,20 @@ import (
 \t"github.com/FerretDB/FerretDB/internal/util/must"
 )
 
+// ccArgs are a statement's arguments; add appends one and returns its placeholder, cast.
+type ccArgs []any
+
+func (a *ccArgs) add(v any, cast string) string {
+\t*a = append(*a, v)
+\treturn fmt.Sprintf("$%d::%s", len(*a), cast)
+}
+
 // ccUnset removes un.Paths from the matching document, and their entries in its type record ($s: the property
 // p and the key in $k, at the top level and in the embedded document), in one UPDATE. Every path is removed
 // from the document as stored, so the removals do not depend on each other.
 func ccUnset(ctx context.Context, p *pgxpool.Pool, dbName, tableName string, un *backends.CCUnset) error {
-\tvar args []any
-\targ := func(v any, cast string) string {
-\t\targs = append(args, v)
-\t\treturn fmt.Sprintf("$%d::%s", len(args), cast)
-\t}
+\tvar args ccArgs
+\targ := args.add
 
 \td := metadata.DefaultColumn
 \tcol := d
@@ -1121,11 +1119,8 @@ func ccReplace(ctx context.Context, p *pgxpool.Pool, dbName, tableName string, r
 \t\treturn lazyerrors.Error(err)
 \t}
 
-\tvar args []any
-\targ := func(v any, cast string) string {
-\t\targs = append(args, v)
-\t\treturn fmt.Sprintf("$%d::%s", len(args), cast)
-\t}
+\tvar args ccArgs
+\targ := args.add
 
 \td := metadata.DefaultColumn
 \tset := arg(string(b), "jsonb")

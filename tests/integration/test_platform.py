@@ -38,6 +38,19 @@ def closed_event(cid: str) -> Envelope[ComplaintClosed]:
                                      estate_id="e", complaint_id=cid, payload=ComplaintClosed(outcome="satisfied"))
 
 
+def counted_reads(store: AggregateStore) -> list[str]:
+    """The ids the store reads from now on, in order."""
+    reads: list[str] = []
+    read = store.get
+
+    async def counted(doc_id: str):
+        reads.append(doc_id)
+        return await read(doc_id)
+
+    store.get = counted  # type: ignore[method-assign]
+    return reads
+
+
 async def test_concurrent_messages_on_one_document_lose_no_update(platform):
     settings, coll, relay = platform
     store = AggregateStore(coll, relay, settings)
@@ -67,14 +80,7 @@ async def test_the_same_message_twice_changes_nothing_the_second_time(platform):
 async def test_a_store_hands_back_the_document_as_written_and_skips_the_read_it_is_told_the_answer_of(platform):
     settings, coll, relay = platform
     store = AggregateStore(coll, relay, settings)
-    reads: list[str] = []
-    read = store.get
-
-    async def counted(doc_id: str):
-        reads.append(doc_id)
-        return await read(doc_id)
-
-    store.get = counted  # type: ignore[method-assign]
+    reads = counted_reads(store)
 
     async def stored() -> dict:  # the outbox aside: the relay empties it once Kafka has the events
         return {k: v for k, v in (await coll.find_one({"_id": "case-9"})).items() if not k.startswith("outbox")}
@@ -112,14 +118,7 @@ async def test_a_change_written_whole_brings_back_nothing_that_a_clearing_remove
     fields removed."""
     settings, coll, relay = platform
     store = AggregateStore(coll, relay, settings, guards=(GEN, "rollup_gen"))
-    reads: list[str] = []
-    read = store.get
-
-    async def counted(doc_id: str):
-        reads.append(doc_id)
-        return await read(doc_id)
-
-    store.get = counted  # type: ignore[method-assign]
+    reads = counted_reads(store)
     assert await store.apply("case-7", "m1", lambda d: Decision(changes={"a": 1}))
     pending = {"outbox.e9": {"topic": "x", "key": "case-7", "value": "{}"}, GEN: "e9", DUE: True,
                "rollup_pending": [{"marker": "r1"}], "rollup_gen": "r1"}
