@@ -17,35 +17,22 @@ PROCESSED_KEEP = 500  # a case sees tens of messages; the window only needs to o
 UNREAD: Any = object()  # `known` not given: the document is read
 
 
-def updated(doc: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """The document after `update` as `_save` writes it ($inc, $push with $each/$slice or one value, $set of
-    fields and dotted paths), without reading it back. The given document is not changed."""
-    new = dict(doc)
-
-    def parent(path: str) -> tuple[dict[str, Any], str]:
+def updated(doc: dict[str, Any], message_ids: list[str], push: dict[str, Any], sets: dict[str, Any]
+            ) -> dict[str, Any]:
+    """The document after a change, as `_save` writes it whole: the version up by one, the message ids added to
+    `processed` (its last PROCESSED_KEEP), each value of `push` appended to its list, and `sets` (fields and
+    dotted paths) set. The given document is not changed."""
+    new = {**doc, "version": doc["version"] + 1,
+           "processed": [*(doc.get("processed") or []), *message_ids][-PROCESSED_KEEP:]}
+    for k, v in push.items():
+        new[k] = [*(doc.get(k) or []), v]
+    for path, value in sets.items():
         *heads, last = path.split(".")
         node = new
         for h in heads:
             node[h] = child = dict(node.get(h) or {})
             node = child
-        return node, last
-
-    for path, by in update.get("$inc", {}).items():
-        node, k = parent(path)
-        node[k] = node.get(k, 0) + by
-    for path, value in update.get("$push", {}).items():
-        node, k = parent(path)
-        items = [*(node.get(k) or [])]
-        if isinstance(value, dict) and "$each" in value:
-            items.extend(value["$each"])
-            if "$slice" in value:
-                items = items[value["$slice"]:] if value["$slice"] < 0 else items[:value["$slice"]]
-        else:
-            items.append(value)
-        node[k] = items
-    for path, value in update.get("$set", {}).items():
-        node, k = parent(path)
-        node[k] = value
+        node[last] = value
     return new
 
 
@@ -149,14 +136,7 @@ class AggregateStore:
             except DuplicateKeyError as exc:
                 raise ConcurrentUpdate(doc_id) from exc
             return pending, new
-        update: dict[str, Any] = {
-            "$inc": {"version": 1},
-            "$push": {"processed": {"$each": message_ids, "$slice": -PROCESSED_KEEP},
-                      **{k: v for k, v in d.push.items()}},
-        }
-        if d.changes or outbox:
-            update["$set"] = {**d.changes, **outbox}
-        new = updated(doc, update)
+        new = updated(doc, message_ids, d.push, {**d.changes, **outbox})
         condition = {"_id": doc_id, "version": doc["version"],
                      **{g: doc[g] for g in self.guards if doc.get(g) is not None}}
         result = await self.collection.replace_one(condition, new)

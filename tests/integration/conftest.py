@@ -21,8 +21,8 @@ async def archive(infra, prefix, cleanup):
     client = make_client(settings)
     db = client[f"{prefix}_arch{uuid.uuid4().hex[:6]}"]
     await queries.ensure_indexes(db)
-    store = AggregateStore(queries.cases(db), OutboxRelay(queries.cases(db), None, settings), settings,
-                           guards=CASE_GUARDS)  # type: ignore[arg-type]
+    relay = OutboxRelay(queries.cases(db), None, settings)  # type: ignore[arg-type]
+    store = AggregateStore(queries.cases(db), relay, settings, guards=CASE_GUARDS)
     yield db, store
     await client.drop_database(db.name)
     await client.close()
