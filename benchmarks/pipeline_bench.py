@@ -11,11 +11,13 @@ timestamp minus the moment the request was sent (same clock); → archived is wh
 first shows the case assigned (or waiting for a busy department).
 
 Floor: the same number of Kafka hops and MongoDB writes with no business logic, by a minimal aiokafka +
-pymongo script in this process, on the same Kafka and MongoDB-wire server, measured in the same run:
-  intake    insert the submission, bump a counter, publish, clear its outbox mark   (3 writes, 1 hop)
-  stage 2   consume, save the case, clear its outbox mark, publish                  (2 writes, 1 hop) ~ triage
-  stage 3   consume, save the case, clear its outbox mark, publish                  (2 writes, 1 hop) ~ assignment
-  archive   consume all three topics; per event 4 reads + 4 writes                  (the archive's filing)
+pymongo script in this process, on the same Kafka and MongoDB-wire server, measured in the same run. The
+numbers are the pipeline's own, counted while it ran: each service's commands by database (the services'
+`cc_db_commands_total`) and the messages each topic gained. The floor has one stage per service on a
+complaint's path (FLOOR_PATH: intake, triage, assignment, followup, archive), consuming the same topics in
+its own consumer group; per event a stage does its service's reads (find by key) and writes (replace by key,
+upsert) per event consumed, and publishes as many messages as the service did (the follow-up's notices), the
+last write after the publish as an outbox's clearing is. Fractions are spread over events (`Share`).
 The ratio pipeline / floor says how much of what these servers can do the center delivers.
 
 Also: resident memory of each service and of the whole stack. Results go to .run/bench/pipeline.json.
@@ -37,6 +39,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from deploy.native import stack
@@ -202,90 +206,184 @@ def _dev_web_key() -> str:
 
 
 # ---- the floor -----------------------------------------------------------------------------------------------
-async def floor(bootstrap: str, mongo_url: str) -> dict[str, Any]:
+WRITE_COMMANDS = ("insert", "update", "delete", "findAndModify")
+READ_COMMANDS = ("find", "aggregate", "count", "distinct")
+# The floor's stages, one per service on a complaint's path: its database, the topics it consumes, the one it
+# publishes to (the services' own subscriptions: services/*/entrypoints.py).
+FLOOR_PATH: dict[str, tuple[str, tuple[str, ...], str | None]] = {
+    "intake": ("cc_web_intake", (), "complaint.received"),
+    "triage": ("cc_triage", ("complaint.received",), "complaint.triaged"),
+    "assignment": ("cc_assignment", ("complaint.triaged",), "complaint.assigned"),
+    "followup": ("cc_followup", ("complaint.received", "complaint.assigned"), "complaint.notice"),
+    "archive": ("cc_archive", ("complaint.received", "complaint.triaged", "complaint.assigned",
+                               "complaint.notice"), None),
+}
+FILED = ("complaint.received", "complaint.triaged", "complaint.assigned")  # the floor's "archived": all three
+
+
+async def db_commands(st: stack.Stack) -> dict[str, dict[str, float]]:
+    """Commands the services have sent so far, database → command → count, summed over every instance's
+    `cc_db_commands_total`."""
+    out: dict[str, dict[str, float]] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name in stack.running_instances(st):
+            base, _, k = name.partition(".")
+            r = await client.get(f"http://127.0.0.1:{stack.instance_port(base, int(k or 1))}/metrics")
+            for family in text_string_to_metric_families(r.text):
+                for sample in family.samples:
+                    if sample.name == "cc_db_commands_total":
+                        db = out.setdefault(sample.labels["database"], {})
+                        command = sample.labels["command"]
+                        db[command] = db.get(command, 0.0) + sample.value
+    return out
+
+
+async def topic_ends(bootstrap: str, prefix: str = "cc.") -> dict[str, int]:
+    """Messages published so far to each topic of the center (dead-letter topics aside), topic → count."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix) and not t.endswith(".dlq")]
+        parts = [TopicPartition(t["topic"], p["partition"])
+                 for t in await admin.describe_topics(names) for p in t["partitions"]]
+        out: dict[str, int] = {}
+        for tp, end in (await consumer.end_offsets(parts)).items():
+            out[tp.topic[len(prefix):]] = out.get(tp.topic[len(prefix):], 0) + end
+        return out
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def per_complaint(commands0: dict[str, dict[str, float]], commands1: dict[str, dict[str, float]],
+                  ends0: dict[str, int], ends1: dict[str, int], complaints: int) -> dict[str, Any]:
+    """What the pipeline did per complaint between two readings: writes and reads per database, messages per
+    topic. The floor repeats exactly this (`FloorStage`)."""
+    n = max(complaints, 1)
+
+    def delta(db: str, names: tuple[str, ...]) -> float:
+        return sum(commands1.get(db, {}).get(c, 0.0) - commands0.get(db, {}).get(c, 0.0) for c in names) / n
+
+    dbs = sorted(set(commands1) | set(commands0))
+    return {"writes": {db: round(delta(db, WRITE_COMMANDS), 3) for db in dbs if delta(db, WRITE_COMMANDS)},
+            "reads": {db: round(delta(db, READ_COMMANDS), 3) for db in dbs if delta(db, READ_COMMANDS)},
+            "messages": {t: round((ends1[t] - ends0.get(t, 0)) / n, 3) for t in sorted(ends1)
+                         if ends1[t] - ends0.get(t, 0)}}
+
+
+class Share:
+    """A fractional count per event made whole: 1.78 per event is 1, 2, 2, 2, 1 … and exactly 1.78 on average."""
+
+    def __init__(self, per_event: float) -> None:
+        self.per_event, self.total = per_event, 0.0
+
+    def take(self) -> int:
+        before = int(self.total + 1e-9)
+        self.total += self.per_event
+        return int(self.total + 1e-9) - before
+
+
+class FloorStage:
+    """One service's share of a complaint's work, per event it consumes: reads, writes and publishes."""
+
+    def __init__(self, name: str, work: dict[str, Any]) -> None:
+        self.db, self.consumes, self.publishes = FLOOR_PATH[name]
+        events = sum(work["messages"].get(t, 0.0) for t in self.consumes) if self.consumes else 1.0
+        events = events or 1.0
+        self.reads = Share(work["reads"].get(self.db, 0.0) / events)
+        self.writes = Share(work["writes"].get(self.db, 0.0) / events)
+        self.sends = Share(work["messages"].get(self.publishes, 0.0) / events if self.publishes else 0.0)
+
+
+async def floor(bootstrap: str, mongo_url: str, work: dict[str, Any]) -> dict[str, Any]:
+    """`work`: what the pipeline did per complaint (`per_complaint`); each stage does its service's share."""
+    missing = [t for _, consumes, _ in FLOOR_PATH.values() for t in consumes if not work["messages"].get(t)]
+    if missing:
+        raise RuntimeError(f"the pipeline published nothing to {sorted(set(missing))}: no floor to measure")
     run = uuid.uuid4().hex[:6]
-    topics = [f"bench-floor-{run}.{t}" for t in ("received", "triaged", "assigned")]
+    topic_names = sorted({t for _, consumes, publishes in FLOOR_PATH.values()
+                          for t in (*consumes, *((publishes,) if publishes else ()))})
+    topics = {t: f"bench-floor-{run}.{t}" for t in topic_names}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     with contextlib.suppress(TopicAlreadyExistsError):
-        await admin.create_topics([NewTopic(t, num_partitions=6, replication_factor=1) for t in topics])
+        await admin.create_topics([NewTopic(t, num_partitions=6, replication_factor=1) for t in topics.values()])
+    for _ in range(100):  # every partition led before anyone reads a position (else aiokafka logs and retries)
+        described = await admin.describe_topics(list(topics.values()))
+        if all(t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"]) for t in described):
+            break
+        await asyncio.sleep(0.1)
+    stages = {name: FloorStage(name, work) for name in FLOOR_PATH}
     # one connection per stage, as each service has one on FerretDB (ADR 2)
-    clients = {stage: AsyncMongoClient(mongo_url, tz_aware=True, maxPoolSize=1)
-               for stage in ("intake", "triage", "assignment", "archive")}
-    dbs = {stage: c[f"bench_floor_{run}"] for stage, c in clients.items()}
+    clients = {name: AsyncMongoClient(mongo_url, tz_aware=True, maxPoolSize=1) for name in stages}
+    colls = {name: c[f"bench_floor_{run}"][name] for name, c in clients.items()}
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
-    watch = Watch(bootstrap, topics[2])
+    watch = Watch(bootstrap, topics["complaint.assigned"])
     await watch.start()
     archived: dict[str, float] = {}
-    counts: dict[str, int] = {}
+    filed: dict[str, set[str]] = {}
 
-    async def consume(topic_names: list[str], group: str, handle) -> None:
-        c = AIOKafkaConsumer(*topic_names, bootstrap_servers=bootstrap, group_id=f"floor-{run}-{group}",
+    async def do(name: str, key: str, body: bytes) -> None:
+        """Read, write, publish, and the last write after the publish (an outbox mark cleared)."""
+        stage, coll = stages[name], colls[name]
+        reads, writes, sends = stage.reads.take(), stage.writes.take(), stage.sends.take()
+        for _ in range(reads):
+            await coll.find_one({"_id": key})
+        for i in range(writes - 1 if sends else writes):
+            await coll.replace_one({"_id": key}, {"_id": key, "body": body.decode(), "n": i}, upsert=True)
+        for _ in range(sends):
+            await producer.send_and_wait(topics[stage.publishes], body, key=key.encode())
+        if sends and writes:
+            await coll.replace_one({"_id": key}, {"_id": key, "n": writes}, upsert=True)
+
+    async def consume(name: str) -> None:
+        by_topic = {topics[t]: t for t in stages[name].consumes}
+        c = AIOKafkaConsumer(*by_topic, bootstrap_servers=bootstrap, group_id=f"floor-{run}-{name}",
                              auto_offset_reset="earliest", enable_auto_commit=False)
         await c.start()
         try:
             while True:
                 for records in (await c.getmany(timeout_ms=200, max_records=200)).values():
                     for r in records:
-                        await handle(r)
+                        key = r.key.decode()
+                        await do(name, key, r.value)
+                        if name == "archive" and by_topic[r.topic] in FILED:
+                            seen = filed.setdefault(key, set())
+                            seen.add(r.topic)
+                            if len(seen) == len(FILED):
+                                archived[key] = time.time()
                 await c.commit()
         finally:
             await c.stop()
 
-    def stage(target: str, coll: str):
-        async def handle(r) -> None:  # save the case with its outbox mark, publish, clear the mark
-            key = r.key.decode()
-            db = dbs[coll]
-            await db[coll].replace_one({"_id": key}, {"_id": key, "body": r.value.decode(), "outbox": {"x": 1}},
-                                       upsert=True)
-            await producer.send_and_wait(target, r.value, key=r.key)
-            await db[coll].update_one({"_id": key}, {"$unset": {"outbox.x": ""}})
-        return handle
+    workers = [asyncio.create_task(consume(name)) for name in stages if stages[name].consumes]
 
-    async def file(r) -> None:  # the archive's filing: read the record, append, queue entry, ledger, dedupe mark
-        key, db = r.key.decode(), dbs["archive"]
-        for _ in range(4):
-            await db["cases"].find_one({"_id": key})
-        await db["cases"].update_one({"_id": key}, {"$push": {"events": r.topic}}, upsert=True)
-        await db["queue"].replace_one({"_id": key}, {"_id": key, "t": r.topic}, upsert=True)
-        await db["ledger"].update_one({"_id": key}, {"$set": {"head": r.offset}}, upsert=True)
-        await db["processed"].update_one({"_id": f"{key}:{r.topic}"}, {"$set": {"at": 1}}, upsert=True)
-        counts[key] = counts.get(key, 0) + 1
-        if counts[key] == 3:
-            archived[key] = time.time()
-
-    workers = [asyncio.create_task(consume([topics[0]], "triage", stage(topics[1], "triage"))),
-               asyncio.create_task(consume([topics[1]], "assignment", stage(topics[2], "assignment"))),
-               asyncio.create_task(consume(topics, "archive", file))]
     async def send(i: int) -> str:
         key = str(uuid.uuid4())
-        body = json.dumps(complaint(i), ensure_ascii=False).encode()
-        db = dbs["intake"]
-        await db["submissions"].insert_one({"_id": key, "body": body.decode(), "outbox": {"x": 1}})
-        await db["counters"].update_one({"_id": "day"}, {"$inc": {"seq": 1}}, upsert=True)
-        await producer.send_and_wait(topics[0], body, key=key.encode())
-        await db["submissions"].update_one({"_id": key}, {"$unset": {"outbox.x": ""}})
+        await do("intake", key, json.dumps(complaint(i), ensure_ascii=False).encode())
         return key
 
-    async def filed(sent: dict[str, float]) -> dict[str, float]:
+    async def filed_by(sent: dict[str, float]) -> dict[str, float]:
         deadline = time.time() + DRAIN_TIMEOUT
         while time.time() < deadline and not all(k in archived for k in sent):
             await asyncio.sleep(0.2)
         return archived
 
     try:
-        results = await run_loads("floor", send, watch, filed)
+        results = await run_loads("floor", send, watch, filed_by)
     finally:
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         await watch.stop()
         await producer.stop()
-        await clients["intake"].drop_database(dbs["intake"].name)
+        await clients["intake"].drop_database(f"bench_floor_{run}")
         for c in clients.values():
             await c.close()
-        await admin.delete_topics(topics)
+        await admin.delete_topics(list(topics.values()))
         await admin.close()
     return results
 
@@ -371,14 +469,21 @@ async def main() -> None:
         print(f"warm-up ({WARMUP} complaints flat out, not counted):", flush=True)
         await pipeline(st.bootstrap, st.mongo_url, loads=(None,), n=WARMUP)
     print("pipeline (running center):", flush=True)
-    cpu0 = cpu_seconds(st)
+    cpu0, commands0, ends0 = cpu_seconds(st), await db_commands(st), await topic_ends(st.bootstrap)
     pipe = await pipeline(st.bootstrap, st.mongo_url)
-    cpu = cpu_per_complaint(cpu0, cpu_seconds(st), sum(v["assigned"]["completed"] for v in pipe.values()))
-    print("floor (aiokafka + pymongo, same hops and writes):", flush=True)
-    base = await floor(st.bootstrap, st.mongo_url)
+    done = sum(v["assigned"]["completed"] for v in pipe.values())
+    cpu = cpu_per_complaint(cpu0, cpu_seconds(st), done)
+    work = per_complaint(commands0, await db_commands(st), ends0, await topic_ends(st.bootstrap), done)
+    print(f"per complaint, the pipeline: writes {work['writes']}, reads {work['reads']}, "
+          f"messages {work['messages']}", flush=True)
+    left = sorted(db for db in {*work["writes"], *work["reads"]} if db not in {v[0] for v in FLOOR_PATH.values()})
+    print("floor (aiokafka + pymongo, the same writes, reads and messages per service on the complaint's path"
+          + (f"; not repeated: {', '.join(left)}" if left else "") + "):", flush=True)
+    base = await floor(st.bootstrap, st.mongo_url, work)
     mem = memory(st)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"pipeline": pipe, "floor": base, "memory_mib": mem, "cpu_ms_per_complaint": cpu,
+    OUT.write_text(json.dumps({"pipeline": pipe, "floor": base, "per_complaint": work, "memory_mib": mem,
+                               "cpu_ms_per_complaint": cpu,
                                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2, ensure_ascii=False))
     print(f"\n{'load':>11} {'stage':<9} {'pipeline /s':>11} {'floor /s':>9} {'ratio':>6}   "
           f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}   {'floor p99':>9}")

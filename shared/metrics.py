@@ -28,6 +28,8 @@ SLA_WARNINGS = Counter("cc_sla_warnings_total", "Deadline warnings fired (80 % o
 SLA_BREACHES = Counter("cc_sla_escalations_total", "Escalations fired at 100/150/200 % of a clock",
                        ["clock", "level"])
 OUTBOX_PUBLISHED = Counter("cc_outbox_published_total", "Outbox entries published", ["collection"])
+DB_COMMANDS = Counter("cc_db_commands_total", "Commands sent to the MongoDB-wire server, by database and command",
+                      ["database", "command"])
 
 
 def exposition() -> tuple[bytes, str]:

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
-from pymongo import AsyncMongoClient
+from typing import Any
+
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
 
+from shared import metrics
 from shared.settings import MongoSettings
 
 TRANSIENT_MONGO_ERRORS: tuple[type[Exception], ...] = (
     AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError,
 )
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts each command sent (`cc_db_commands_total{database, command}`): how many writes and reads a
+    complaint costs each service, which the benchmark's floor repeats (benchmarks/pipeline_bench.py)."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, str], Any] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        key = (event.database_name, event.command_name)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metrics.DB_COMMANDS.labels(*key)
+        child.inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 def make_client(settings: MongoSettings) -> AsyncMongoClient:
@@ -20,7 +44,7 @@ def make_client(settings: MongoSettings) -> AsyncMongoClient:
     return AsyncMongoClient(
         settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5_000, connectTimeoutMS=3_000,
         socketTimeoutMS=120_000, waitQueueTimeoutMS=60_000,
-        uuidRepresentation="standard", maxPoolSize=settings.mongo_max_pool_size,
+        uuidRepresentation="standard", maxPoolSize=settings.mongo_max_pool_size, event_listeners=[CommandCounter()],
     )
 
 
