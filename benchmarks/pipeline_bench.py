@@ -277,7 +277,7 @@ class Share:
     """A fractional count per event made whole: 1.78 per event is 1, 2, 2, 2, 1 … and exactly 1.78 on average."""
 
     def __init__(self, per_event: float) -> None:
-        self.per_event, self.total = per_event, 0.0
+        self.per_event, self.total = per_event, 0.5  # rounded, not cut: 0.999 per event is 1 the first time
 
     def take(self) -> int:
         before = int(self.total + 1e-9)
@@ -294,7 +294,10 @@ class FloorStage:
         events = events or 1.0
         self.reads = Share(work["reads"].get(self.db, 0.0) / events)
         self.writes = Share(work["writes"].get(self.db, 0.0) / events)
-        self.sends = Share(work["messages"].get(self.publishes, 0.0) / events if self.publishes else 0.0)
+        sends = work["messages"].get(self.publishes, 0.0) / events if self.publishes else 0.0
+        if self.publishes in FILED:  # the complaint's path: one each, whatever a stray redelivery added
+            sends = 1.0
+        self.sends = Share(sends)
 
 
 async def floor(bootstrap: str, mongo_url: str, work: dict[str, Any]) -> dict[str, Any]:
