@@ -41,7 +41,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from deploy.native import stack
 
@@ -300,6 +300,22 @@ class FloorStage:
         self.sends = Share(sends)
 
 
+class Counted(monitoring.CommandListener):
+    """The floor's own commands, to print beside the pipeline's: the same writes and reads, checked."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, int] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.commands[event.command_name] = self.commands.get(event.command_name, 0) + 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
 async def floor(bootstrap: str, mongo_url: str, work: dict[str, Any]) -> dict[str, Any]:
     """`work`: what the pipeline did per complaint (`per_complaint`); each stage does its service's share."""
     missing = [t for _, consumes, _ in FLOOR_PATH.values() for t in consumes if not work["messages"].get(t)]
@@ -320,7 +336,9 @@ async def floor(bootstrap: str, mongo_url: str, work: dict[str, Any]) -> dict[st
         await asyncio.sleep(0.1)
     stages = {name: FloorStage(name, work) for name in FLOOR_PATH}
     # one connection per stage, as each service has one on FerretDB (ADR 2)
-    clients = {name: AsyncMongoClient(mongo_url, tz_aware=True, maxPoolSize=1) for name in stages}
+    counted = {name: Counted() for name in stages}
+    clients = {name: AsyncMongoClient(mongo_url, tz_aware=True, maxPoolSize=1, event_listeners=[counted[name]])
+               for name in stages}
     colls = {name: c[f"bench_floor_{run}"][name] for name, c in clients.items()}
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
@@ -377,6 +395,12 @@ async def floor(bootstrap: str, mongo_url: str, work: dict[str, Any]) -> dict[st
 
     try:
         results = await run_loads("floor", send, watch, filed_by)
+        n = sum(r["assigned"]["n"] for r in results.values())
+        did = {stages[k].db: {kind: round(sum(c.get(x, 0) for x in names) / n, 3)
+                              for kind, names in (("writes", WRITE_COMMANDS), ("reads", READ_COMMANDS))}
+               for k, c in ((k, v.commands) for k, v in counted.items())}
+        print(f"per complaint, the floor: {did}", flush=True)
+        results["per_complaint"] = did
     finally:
         for w in workers:
             w.cancel()
