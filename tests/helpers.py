@@ -27,6 +27,19 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
+def counted_reads(store: Any) -> list[str]:
+    """The ids an `AggregateStore` reads from now on, in order."""
+    reads: list[str] = []
+    read = store.get
+
+    async def counted(doc_id: str) -> Any:
+        reads.append(doc_id)
+        return await read(doc_id)
+
+    store.get = counted
+    return reads
+
+
 def spy_finds(monkeypatch: Any, collection: Any, keep: Callable[[dict], bool] = lambda flt: True) -> list[dict]:
     """The filters of the `find`s asked of `collection` from now on (those `keep` says)."""
     asked: list[dict] = []

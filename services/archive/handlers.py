@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 from services.archive import counterparts, queries, rollups
 from services.archive.domain import chain_problems, fold, link, loaded_events, phone_key, sealed, stored_events
 from services.archive.search import terms
-from shared.aggregate import AggregateStore, Decision
+from shared.aggregate import UNREAD, AggregateStore, Decision
 from shared.contracts import BadMessage, ComplaintReceived, Envelope, HistoryImported, parse_obj
 from shared.outbox import GEN
 
@@ -101,9 +101,12 @@ async def file_events(events: list[Envelope[Any]], *, store: AggregateStore) -> 
         after.update({**(doc or {}), **changes, "_id": case_id, "version": (doc or {}).get("version", 0) + 1})
         return Decision(changes=changes)
 
-    filed = await store.apply_many(case_id, list(by_id), decide)
+    # with the complaint as received, usually the case's first filing: written without reading first (an
+    # insert); a redelivery's, or one after a later event filed first, finds the record there and reads it
+    received = any(isinstance(e.payload, ComplaintReceived) for e in events)
+    filed = await store.apply_many(case_id, list(by_id), decide, known=None if received else UNREAD)
     # The views are derived from the record, so rewriting them on a redelivery converges after a crash.
-    await refresh_views(store, case_id, filing=any(isinstance(e.payload, ComplaintReceived) for e in events),
+    await refresh_views(store, case_id, filing=received,
                         record=after if filed else None, before=before if filed else None)
 
 

@@ -17,7 +17,7 @@ from services.assignment import sla
 from services.assignment.domain import Pick, Route, escalation_target, pick_handler, route, supervisor_of
 from services.assignment.loads import CaseStore
 from shared import metrics
-from shared.aggregate import AggregateStore, Decision
+from shared.aggregate import UNREAD, AggregateStore, Decision
 from shared.contracts import (
     AcknowledgeComplaint,
     Assignee,
@@ -152,9 +152,12 @@ async def assign_triaged(event: Envelope[ComplaintTriaged], *, store: AggregateS
         assigned = _assigned(pick, org, t.severity, 1, clocks, "initial", r.department)
         return Decision(changes={**base, **_assignment_fields(assigned, at)}, events=[event.child(assigned)])
 
-    if await store.apply(event.complaint_id, str(event.event_id), decide) and root is not None:
+    # A first judgement makes the case: written without reading first (a redelivery's insert finds it there,
+    # reads it and changes nothing). A corrected one changes a case that exists. The first report was just read.
+    first = UNREAD if t.corrected_by else None
+    if await store.apply(event.complaint_id, str(event.event_id), decide, known=first) and root is not None:
         await store.apply(root["_id"], f"link:{event.complaint_id}",
-                          lambda d: Decision(push={"linked": event.complaint_id}) if d else Decision())
+                          lambda d: Decision(push={"linked": event.complaint_id}) if d else Decision(), known=root)
 
 
 def reclassify(doc: dict[str, Any], event: Envelope[ComplaintTriaged], org: OrgDirectory, load: dict[str, int]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from services.followup.domain import callback_outcome, callback_owner, next_attempt_at
-from shared.aggregate import AggregateStore, Decision
+from shared.aggregate import UNREAD, AggregateStore, Decision
 from shared.contracts import (
     CallbackScheduled,
     ComplaintAssigned,
@@ -26,11 +26,12 @@ from shared.contracts import (
 from shared.workcal import next_working_day_at
 
 
-async def _applied(store: AggregateStore, case_id: str, message_id: str, decide: Any) -> dict[str, Any] | None:
+async def _applied(store: AggregateStore, case_id: str, message_id: str, decide: Any, known: Any = UNREAD
+                   ) -> dict[str, Any] | None:
     """Apply, and return the case as left (written, or as read on a redelivery): what its notices are made
-    from, without reading it back."""
+    from, without reading it back. `known`: as in `AggregateStore.apply`."""
     after: dict[str, Any] = {}
-    await store.apply(case_id, message_id, decide, into=after)
+    await store.apply(case_id, message_id, decide, known=known, into=after)
     return after or None
 
 
@@ -79,7 +80,9 @@ async def remember_contact(event: Envelope[ComplaintReceived], *, store: Aggrega
             changes.update(status="open", round=0, attempts=[], parked=[])
         return Decision(changes=changes, push={"points": _point("received", 1)})
 
-    return await _applied(store, event.complaint_id, str(event.event_id), decide)
+    # usually the case's first message: written without reading first (an insert); when the assignment's came
+    # first, or on a redelivery, the insert finds the case there and it is read
+    return await _applied(store, event.complaint_id, str(event.event_id), decide, known=None)
 
 
 async def note_assigned(event: Envelope[ComplaintAssigned], *, store: AggregateStore) -> dict[str, Any] | None:

@@ -34,9 +34,6 @@ def triaged_event(j: Judgement, channel_review: str = "") -> ComplaintTriaged:
 
 async def triage_complaint(event: Envelope[ComplaintReceived], *, store: AggregateStore, triager: Triager,
                            recent: RecentComplaints) -> None:
-    known = await store.get(event.complaint_id)
-    if known is not None:
-        return  # already judged; a redelivery changes nothing
     p = event.payload
     text = f"{p.text}\n{p.demand}" if p.demand else p.text
     history = await recent.load(event.group_id, event.estate_id, p.received_at, unit=extract.unit_hint(text),
@@ -54,7 +51,9 @@ async def triage_complaint(event: Envelope[ComplaintReceived], *, store: Aggrega
                                  "classification": triaged.model_dump(mode="json")},
                         events=[event.child(triaged)])
 
-    if await store.apply(event.complaint_id, str(event.event_id), decide, known=known) and j.seen is not None:
+    # A case's first message: written without reading first (an insert). A redelivery's insert finds the case
+    # there, which is then read and left as it is; only a redelivery pays for judging again.
+    if await store.apply(event.complaint_id, str(event.event_id), decide, known=None) and j.seen is not None:
         await recent.save(event.group_id, j.seen, j.link, p.received_at)
 
 

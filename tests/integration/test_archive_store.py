@@ -17,7 +17,7 @@ from services.archive.verify import verify_case
 from shared.aggregate import AggregateStore
 from shared.contracts import parse
 from shared.scope import Scope
-from tests.helpers import spy_finds
+from tests.helpers import counted_reads, spy_finds
 
 
 def envelopes(case: list[dict]) -> list:
@@ -82,6 +82,24 @@ async def test_a_cases_events_filed_together_make_the_same_record_in_one_write(a
     assert day["received"] == 1 and day["closed"] == 1
     await file_events(case, store=store)  # all of them again: nothing changes
     assert (await store.get(b["_id"]))["version"] == 2
+
+
+async def test_a_cases_first_filing_reads_no_record_and_one_out_of_order_or_redelivered_changes_nothing(archive):
+    db, store = archive
+    case = envelopes(build("2026-08", 2)[0])
+    assert case[0].type == "ComplaintReceived"
+    reads = counted_reads(store)
+    await file_events(case[:1], store=store)
+    assert reads == []  # the complaint as received: the record's first write, an insert
+    await file_events(case[:1], store=store)  # redelivered: the insert finds the record, which is read
+    record = await store.get(case[0].complaint_id)
+    assert [e["type"] for e in record["events"]] == ["ComplaintReceived"] and record["version"] == 1
+    late = envelopes(build("2026-08", 2)[1])  # another case whose later event was filed first
+    await file_events(late[1:2], store=store)
+    await file_events(late[:1], store=store)
+    other = await store.get(late[0].complaint_id)
+    assert sorted(e["type"] for e in other["events"]) == sorted([late[0].type, late[1].type])
+    assert other["version"] == 2 and (await verify_case(db, other["_id"]))["ok"] is True
 
 
 async def test_a_delta_queued_after_the_ones_counted_stays_until_it_is_counted_too(archive):

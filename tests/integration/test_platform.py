@@ -15,7 +15,7 @@ from shared.messaging import build_broker, ensure_topics, publish, renew_produce
 from shared.mongo import make_client
 from shared.outbox import DUE, GEN, OutboxRelay, as_map, outbox_doc, outbox_entries, outbox_map
 from shared.settings import ServiceSettings
-from tests.helpers import eventually, read_topic
+from tests.helpers import counted_reads, eventually, read_topic
 
 
 @pytest.fixture
@@ -36,19 +36,6 @@ async def platform(infra, prefix, cleanup):
 def closed_event(cid: str) -> Envelope[ComplaintClosed]:
     return Envelope[ComplaintClosed](type="ComplaintClosed", correlation_id=uuid.uuid4(), group_id="g",
                                      estate_id="e", complaint_id=cid, payload=ComplaintClosed(outcome="satisfied"))
-
-
-def counted_reads(store: AggregateStore) -> list[str]:
-    """The ids the store reads from now on, in order."""
-    reads: list[str] = []
-    read = store.get
-
-    async def counted(doc_id: str):
-        reads.append(doc_id)
-        return await read(doc_id)
-
-    store.get = counted  # type: ignore[method-assign]
-    return reads
 
 
 async def test_concurrent_messages_on_one_document_lose_no_update(platform):
@@ -75,6 +62,23 @@ async def test_the_same_message_twice_changes_nothing_the_second_time(platform):
     assert await store.apply("case-2", "m1", bump) is True
     assert await store.apply("case-2", "m1", bump) is False
     assert (await coll.find_one({"_id": "case-2"}))["n"] == 1
+
+
+async def test_a_first_message_written_unread_finds_the_document_there_reads_it_and_changes_nothing_again(platform):
+    settings, coll, relay = platform
+    store = AggregateStore(coll, relay, settings)
+    reads = counted_reads(store)
+
+    def count(d: dict | None) -> Decision:
+        return Decision(changes={"n": (d or {}).get("n", 0) + 1})
+
+    assert await store.apply("case-7", "first", count, known=None) is True and reads == []  # an insert
+    # the same message again (a redelivery), said to be first: the insert finds the case, which is read
+    assert await store.apply("case-7", "first", count, known=None) is False and reads == ["case-7"]
+    # another message said to be first (a later event filed before it): applied to the case as read
+    assert await store.apply("case-7", "second", count, known=None) is True and reads == ["case-7"] * 2
+    doc = await coll.find_one({"_id": "case-7"})
+    assert doc["n"] == 2 and doc["version"] == 2 and doc["processed"] == ["first", "second"]
 
 
 async def test_a_store_hands_back_the_document_as_written_and_skips_the_read_it_is_told_the_answer_of(platform):
