@@ -41,9 +41,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from deploy.native import stack
+from shared.mongo import CommandCounter
 
 WEB = "http://127.0.0.1:8001"
 LOADS = (10, 50, 200)
@@ -262,15 +263,21 @@ def per_complaint(commands0: dict[str, dict[str, float]], commands1: dict[str, d
     """What the pipeline did per complaint between two readings: writes and reads per database, messages per
     topic. The floor repeats exactly this (`FloorStage`)."""
     n = max(complaints, 1)
+    out: dict[str, Any] = {"writes": {}, "reads": {}}
+    for db in sorted(set(commands1) | set(commands0)):
+        before = commands0.get(db, {})
+        for kind, count in kinds({c: v - before.get(c, 0.0) for c, v in commands1.get(db, {}).items()}, n).items():
+            if count:
+                out[kind][db] = count
+    out["messages"] = {t: round((ends1[t] - ends0.get(t, 0)) / n, 3) for t in sorted(ends1)
+                       if ends1[t] - ends0.get(t, 0)}
+    return out
 
-    def delta(db: str, names: tuple[str, ...]) -> float:
-        return sum(commands1.get(db, {}).get(c, 0.0) - commands0.get(db, {}).get(c, 0.0) for c in names) / n
 
-    dbs = sorted(set(commands1) | set(commands0))
-    return {"writes": {db: round(delta(db, WRITE_COMMANDS), 3) for db in dbs if delta(db, WRITE_COMMANDS)},
-            "reads": {db: round(delta(db, READ_COMMANDS), 3) for db in dbs if delta(db, READ_COMMANDS)},
-            "messages": {t: round((ends1[t] - ends0.get(t, 0)) / n, 3) for t in sorted(ends1)
-                         if ends1[t] - ends0.get(t, 0)}}
+def kinds(commands: dict[str, float], complaints: int) -> dict[str, float]:
+    """Writes and reads among `commands` (command → count), per complaint."""
+    return {kind: round(sum(commands.get(c, 0.0) for c in names) / complaints, 3)
+            for kind, names in (("writes", WRITE_COMMANDS), ("reads", READ_COMMANDS))}
 
 
 class Share:
@@ -290,8 +297,7 @@ class FloorStage:
 
     def __init__(self, name: str, work: dict[str, Any]) -> None:
         self.db, self.consumes, self.publishes = FLOOR_PATH[name]
-        events = sum(work["messages"].get(t, 0.0) for t in self.consumes) if self.consumes else 1.0
-        events = events or 1.0
+        events = sum(work["messages"].get(t, 0.0) for t in self.consumes) or 1.0  # the intake: one, the send
         self.reads = Share(work["reads"].get(self.db, 0.0) / events)
         self.writes = Share(work["writes"].get(self.db, 0.0) / events)
         sends = work["messages"].get(self.publishes, 0.0) / events if self.publishes else 0.0
@@ -300,20 +306,15 @@ class FloorStage:
         self.sends = Share(sends)
 
 
-class Counted(monitoring.CommandListener):
+class Counted(CommandCounter):
     """The floor's own commands, to print beside the pipeline's: the same writes and reads, checked."""
 
     def __init__(self) -> None:
-        self.commands: dict[str, int] = {}
+        super().__init__()
+        self.commands: dict[str, float] = {}
 
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.commands[event.command_name] = self.commands.get(event.command_name, 0) + 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+    def count(self, database: str, command: str) -> None:
+        self.commands[command] = self.commands.get(command, 0) + 1
 
 
 async def floor(bootstrap: str, mongo_url: str, work: dict[str, Any]) -> dict[str, Any]:
@@ -396,9 +397,7 @@ async def floor(bootstrap: str, mongo_url: str, work: dict[str, Any]) -> dict[st
     try:
         results = await run_loads("floor", send, watch, filed_by)
         n = sum(r["assigned"]["n"] for r in results.values())
-        did = {stages[k].db: {kind: round(sum(c.get(x, 0) for x in names) / n, 3)
-                              for kind, names in (("writes", WRITE_COMMANDS), ("reads", READ_COMMANDS))}
-               for k, c in ((k, v.commands) for k, v in counted.items())}
+        did = {stages[name].db: kinds(c.commands, n) for name, c in counted.items()}
         print(f"per complaint, the floor: {did}", flush=True)
         results["per_complaint"] = did
     finally:

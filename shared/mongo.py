@@ -18,16 +18,19 @@ TRANSIENT_MONGO_ERRORS: tuple[type[Exception], ...] = (
 
 class CommandCounter(monitoring.CommandListener):
     """Counts each command sent (`cc_db_commands_total{database, command}`): how many writes and reads a
-    complaint costs each service, which the benchmark's floor repeats (benchmarks/pipeline_bench.py)."""
+    complaint costs each service, which the benchmark's floor repeats (benchmarks/pipeline_bench.py). `count`
+    is where a command is counted."""
 
     def __init__(self) -> None:
         self._children: dict[tuple[str, str], Any] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        key = (event.database_name, event.command_name)
-        child = self._children.get(key)
+        self.count(event.database_name, event.command_name)
+
+    def count(self, database: str, command: str) -> None:
+        child = self._children.get((database, command))
         if child is None:
-            child = self._children[key] = metrics.DB_COMMANDS.labels(*key)
+            child = self._children[database, command] = metrics.DB_COMMANDS.labels(database, command)
         child.inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
