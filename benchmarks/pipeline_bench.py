@@ -12,12 +12,13 @@ first shows the case assigned (or waiting for a busy department).
 
 Floor: the same number of Kafka hops and MongoDB writes with no business logic, by a minimal aiokafka +
 pymongo script in this process, on the same Kafka and MongoDB-wire server, measured in the same run. The
-numbers are the pipeline's own, counted while it ran: each service's commands by database (the services'
-`cc_db_commands_total`) and the messages each topic gained. The floor has one stage per service on a
-complaint's path (FLOOR_PATH: intake, triage, assignment, followup, archive), consuming the same topics in
-its own consumer group; per event a stage does its service's reads (find by key) and writes (replace by key,
-upsert) per event consumed, and publishes as many messages as the service did (the follow-up's notices), the
-last write after the publish as an outbox's clearing is. Fractions are spread over events (`Share`).
+numbers are the pipeline's own, counted while it ran: each service's statements by database (the services'
+`cc_db_statements_total`: a bulk write's each, ADR 22) and the messages each topic gained. The floor has one
+stage per service on a complaint's path (FLOOR_PATH: intake, triage, assignment, followup, archive), consuming
+the same topics in its own consumer group; per event a stage does its service's reads (find by key) and writes
+(replace by key, upsert, one command each) per event consumed, and publishes as many messages as the service
+did (the follow-up's notices), the last write after the publish as an outbox's clearing is. Fractions are
+spread over events (`Share`).
 The ratio pipeline / floor says how much of what these servers can do the center delivers.
 
 Also: resident memory of each service and of the whole stack. Results go to .run/bench/pipeline.json.
@@ -223,8 +224,8 @@ FILED = ("complaint.received", "complaint.triaged", "complaint.assigned")  # the
 
 
 async def db_commands(st: stack.Stack) -> dict[str, dict[str, float]]:
-    """Commands the services have sent so far, database → command → count, summed over every instance's
-    `cc_db_commands_total`."""
+    """Statements the services have sent so far, database → command → count, summed over every instance's
+    `cc_db_statements_total` (a bulk write counts each of its documents: the floor writes them one by one)."""
     out: dict[str, dict[str, float]] = {}
     async with httpx.AsyncClient(timeout=10) as client:
         for name in stack.running_instances(st):
@@ -232,7 +233,7 @@ async def db_commands(st: stack.Stack) -> dict[str, dict[str, float]]:
             r = await client.get(f"http://127.0.0.1:{stack.instance_port(base, int(k or 1))}/metrics")
             for family in text_string_to_metric_families(r.text):
                 for sample in family.samples:
-                    if sample.name == "cc_db_commands_total":
+                    if sample.name == "cc_db_statements_total":
                         db = out.setdefault(sample.labels["database"], {})
                         command = sample.labels["command"]
                         db[command] = db.get(command, 0.0) + sample.value
@@ -313,8 +314,8 @@ class Counted(CommandCounter):
         super().__init__()
         self.commands: dict[str, float] = {}
 
-    def count(self, database: str, command: str) -> None:
-        self.commands[command] = self.commands.get(command, 0) + 1
+    def count(self, database: str, command: str, statements: int) -> None:
+        self.commands[command] = self.commands.get(command, 0) + statements
 
 
 async def floor(bootstrap: str, mongo_url: str, work: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,8 @@ SLA_BREACHES = Counter("cc_sla_escalations_total", "Escalations fired at 100/150
 OUTBOX_PUBLISHED = Counter("cc_outbox_published_total", "Outbox entries published", ["collection"])
 DB_COMMANDS = Counter("cc_db_commands_total", "Commands sent to the MongoDB-wire server, by database and command",
                       ["database", "command"])
+DB_STATEMENTS = Counter("cc_db_statements_total", "Statements in those commands: each document a bulk insert, "
+                        "update or delete carries; one for any other command", ["database", "command"])
 
 
 def exposition() -> tuple[bytes, str]:

@@ -16,22 +16,30 @@ TRANSIENT_MONGO_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+BULK_FIELDS = {"insert": "documents", "update": "updates", "delete": "deletes"}  # a write command's statements
+
+
 class CommandCounter(monitoring.CommandListener):
-    """Counts each command sent (`cc_db_commands_total{database, command}`): how many writes and reads a
-    complaint costs each service, which the benchmark's floor repeats (benchmarks/pipeline_bench.py). `count`
-    is where a command is counted."""
+    """Counts each command sent (`cc_db_commands_total{database, command}`) and its statements
+    (`cc_db_statements_total`: a bulk write's documents, else one): how many writes and reads a complaint costs
+    each service, which the benchmark's floor repeats (benchmarks/pipeline_bench.py). `count` is where a command
+    is counted."""
 
     def __init__(self) -> None:
-        self._children: dict[tuple[str, str], Any] = {}
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.count(event.database_name, event.command_name)
+        field = BULK_FIELDS.get(event.command_name)
+        statements = event.command.get(field) if field else None
+        self.count(event.database_name, event.command_name, len(statements) if isinstance(statements, list) else 1)
 
-    def count(self, database: str, command: str) -> None:
-        child = self._children.get((database, command))
-        if child is None:
-            child = self._children[database, command] = metrics.DB_COMMANDS.labels(database, command)
-        child.inc()
+    def count(self, database: str, command: str, statements: int) -> None:
+        children = self._children.get((database, command))
+        if children is None:
+            children = self._children[database, command] = (metrics.DB_COMMANDS.labels(database, command),
+                                                            metrics.DB_STATEMENTS.labels(database, command))
+        children[0].inc()
+        children[1].inc(statements)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

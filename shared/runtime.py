@@ -44,6 +44,7 @@ class Runtime:
     broker: KafkaBroker
     relays: list[OutboxRelay] = field(default_factory=list)
     on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)  # after the consumers stop, before the database closes
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def lease(self, job: str) -> Lease:
@@ -111,6 +112,8 @@ def create_app(rt: Runtime, *, title: str, description: str = "") -> FastAPI:
                 await relay.stop()
             await COMMITS.flush()  # what was handled is not redelivered after a clean stop
             await rt.broker.stop()
+            for hook in rt.on_stop:
+                await hook()
             await rt.mongo.close()
 
     app = FastAPI(title=title, description=description, lifespan=lifespan, version="0.1.0")

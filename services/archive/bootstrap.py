@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.archive import queries
 from services.archive.config import ArchiveSettings
 from services.archive.entrypoints import register, retention_loop, rollup_loop
-from services.archive.handlers import CASE_GUARDS, chain_legacy_records
+from services.archive.handlers import CASE_GUARDS, Settler, chain_legacy_records
 from shared.aggregate import AggregateStore
 from shared.runtime import create_app, create_runtime
 
@@ -25,5 +25,8 @@ def build_app(settings: ArchiveSettings | None = None) -> FastAPI:
     rt.singleton("retention", retention_loop(rt, settings.retention_days, settings.retention_action,
                                              settings.retention_sweep_hours))
     rt.singleton("rollups", rollup_loop(store, settings.rollup_sweep_seconds))
-    register(rt, store)
+    settler = Settler(store, settings.rollup_settle_seconds)  # every instance counts its own filings' deltas
+    rt.background.append(settler.run)
+    rt.on_stop.append(settler.flush_logged)  # a clean stop: counted now, not by the next start's sweep
+    register(rt, store, settler)
     return create_app(rt, title="归档 Archive")

@@ -16,7 +16,10 @@ class ArchiveSettings(ServiceSettings):
     retention_days: int = Field(3 * 365, ge=1, description="Days after closing before personal data goes.")
     retention_action: Literal["anonymise", "purge"] = "anonymise"
     retention_sweep_hours: float = Field(24.0, gt=0, description="How often the retention sweep runs.")
+    rollup_settle_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the rollup deltas of the cases filed since are counted, together "
+                                      "(the analysis figures lag the cases by this much).")
     rollup_sweep_seconds: float = Field(
-        300.0, gt=0, description="How often unsettled rollup deltas are looked for (and once at start). Each filing "
-                                 "settles its own, and a redelivery after a crash settles it again, so this only "
-                                 "catches the rare rest; on FerretDB v1 it reads every case record.")
+        300.0, gt=0, description="How often unsettled rollup deltas are looked for (and once at start). Each "
+                                 "instance settles its own filings' (rollup_settle_seconds), so this only catches "
+                                 "what a crash left; on FerretDB v1 it reads every case record.")

@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from services.archive import counterparts, queries, retention
-from services.archive.handlers import file_events, import_history, ms, refresh_views
+from services.archive.handlers import Settler, file_events, import_history, ms, settle
 from shared.aggregate import AggregateStore
 from shared.contracts import CommunicationRecorded, Envelope, HistoryImported
 from shared.lease import periodic
@@ -20,11 +20,11 @@ FILED_TOPICS = ("complaint.received", "complaint.triaged", "complaint.assigned",
                 "complaint.followup", "complaint.sla", "complaint.notice")
 
 
-def register(rt: Runtime, store: AggregateStore) -> None:
+def register(rt: Runtime, store: AggregateStore, settler: Settler | None = None) -> None:
     db = rt.db
 
     async def on_events(events: list[Envelope[Any]]) -> None:
-        await file_events(events, store=store)
+        await file_events(events, store=store, settler=settler)
 
     async def on_communication(event: Envelope[Any]) -> None:
         if isinstance(event.payload, CommunicationRecorded):
@@ -44,7 +44,7 @@ def register(rt: Runtime, store: AggregateStore) -> None:
 
     async def on_import(event: Envelope[Any]) -> None:
         if isinstance(event.payload, HistoryImported):
-            await import_history(event, store=store)
+            await import_history(event, store=store, settler=settler)
 
     # one consumer for every filed topic, in batches: a case's events that arrived together are one write
     subscribe_cases(rt.broker, rt.settings, rt.name, FILED_TOPICS, on_events)
@@ -63,17 +63,18 @@ def retention_loop(rt: Runtime, days: int, action: str, every_hours: float):
 
 
 def rollup_loop(store: AggregateStore, every: float):
-    """A delta left unsettled by a crash between the case write and the rollup update is settled here. The
-    sweep asks for `rollup_due: true` (pushed down to the database, so it reads only the unsettled records);
-    its first run also asks for records of the version before the flag, by `rollup_pending` (a whole scan)."""
+    """A delta left unsettled by a crash (between the case write and its settling, ADR 22) is settled here,
+    500 records at a time in one go. The sweep asks for `rollup_due: true` (pushed down to the database, so it
+    reads only the unsettled records); its first run also asks for records of the version before the flag, by
+    `rollup_pending` (a whole scan)."""
     def job() -> Awaitable[None]:  # each take of the lease starts afresh, with the whole first run
         flt: dict = {"rollup_pending": {"$ne": None}}
 
         async def step() -> None:
             nonlocal flt
-            rows = await store.collection.find(flt, {"_id": 1}).limit(500).to_list(None)
-            for row in rows:
-                await refresh_views(store, row["_id"])
+            rows = await store.collection.find(
+                flt, {"version": 1, "rollup_pending": 1, "rollup_gen": 1}).limit(500).to_list(None)
+            await settle(store, rows)
             if len(rows) < 500:
                 flt = {"rollup_due": True}
 

@@ -7,10 +7,13 @@ right after, idempotently, so a redelivery after a crash converges.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.archive import counterparts, queries, rollups
@@ -20,6 +23,7 @@ from shared.aggregate import UNREAD, AggregateStore, Decision
 from shared.contracts import BadMessage, ComplaintReceived, Envelope, HistoryImported, parse_obj
 from shared.outbox import GEN
 
+log = logging.getLogger(__name__)
 CHAIN_VERSION = 2  # per-event hashes in filing order; records filed before are chained once at start
 # the markers a record is written on condition of, besides its version: the outbox and the rollup deltas are
 # cleared by writes that only remove fields, conditional on these, and leave the version as it is (ADR 18, 19)
@@ -67,9 +71,10 @@ async def file_event(event: Envelope[Any], *, store: AggregateStore) -> None:
     await file_events([event], store=store)
 
 
-async def file_events(events: list[Envelope[Any]], *, store: AggregateStore) -> None:
+async def file_events(events: list[Envelope[Any]], *, store: AggregateStore, settler: Settler | None = None) -> None:
     """File events of one case (a batch's, as they arrived) in one write of its record, then its views once.
-    Each event is filed once, whatever was filed before or arrives twice in the batch."""
+    Each event is filed once, whatever was filed before or arrives twice in the batch. Its rollup deltas are
+    counted by `settler` a moment later, with other cases' (without one: at once)."""
     first = events[0]
     case_id = first.complaint_id
     if any(e.complaint_id != case_id for e in events):
@@ -106,8 +111,8 @@ async def file_events(events: list[Envelope[Any]], *, store: AggregateStore) -> 
     received = any(isinstance(e.payload, ComplaintReceived) for e in events)
     filed = await store.apply_many(case_id, list(by_id), decide, known=None if received else UNREAD)
     # The views are derived from the record, so rewriting them on a redelivery converges after a crash.
-    await refresh_views(store, case_id, filing=received,
-                        record=after if filed else None, before=before if filed else None)
+    await refresh_views(store, case_id, filing=received, record=after if filed else None,
+                        before=before if filed else None, settler=settler)
 
 
 def _rollup_changes(doc: dict[str, Any] | None, record: dict[str, Any], events: list[dict[str, Any]]
@@ -143,7 +148,8 @@ def _nest(flat: dict[str, float]) -> dict[str, Any]:
 
 
 async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool = False,
-                        record: dict[str, Any] | None = None, before: dict[str, Any] | None = None) -> None:
+                        record: dict[str, Any] | None = None, before: dict[str, Any] | None = None,
+                        settler: Settler | None = None) -> None:
     """Queue entry (and its page keys), ledger head and rollups after every change; the customer file when the
     complainant is new.
 
@@ -171,9 +177,10 @@ async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool =
         ledger["anonymised_at"] = record["anonymised_at"]
     await queries.ledger(db).replace_one({"_id": record["_id"]}, ledger, upsert=True)  # one statement (ADR 18)
     if record.get("rollup_pending"):
-        for item in record["rollup_pending"]:  # each at most once (its marker), even if applied before a crash
-            await rollups.apply_pending(db, item)
-        await _settled(store, record)
+        if settler is not None:
+            settler.add(record)
+        else:
+            await settle(store, [record])
     for alert in record.get("integrity_alerts", []):  # kept apart too: rewriting the record cannot hide it
         await queries.integrity_alerts(db).update_one(
             {"_id": f"{record['_id']}:{alert['at'].isoformat()}"},
@@ -183,20 +190,57 @@ async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool =
         await counterparts.file_case(db, record)
 
 
-async def _settled(store: AggregateStore, record: dict[str, Any]) -> None:
-    """Clear the record's counted deltas, unless a later filing queued another (it clears them all then). The
-    condition is the last delta queued (`rollup_gen`), not the record's version: the write only removes fields, so
-    FerretDB makes it one statement without reading the record (ADR 18), and a filing that read the record before
-    it writes at the version it read. If that filing queues a delta, it queues the cleared ones again, and they
-    are skipped where they were counted (their markers are there). A record queued before `rollup_gen`: by its
-    version, as then."""
+async def settle(store: AggregateStore, records: list[dict[str, Any]]) -> None:
+    """Count the deltas queued on `records` (each at most once: its marker), then clear them from each record,
+    in one command each (ADR 22). A clearing is conditional on the last delta queued (`rollup_gen`), not the
+    record's version: the write only removes fields, so FerretDB makes it one statement without reading the
+    record (ADR 18), and a filing that read the record before it writes at the version it read. If that filing
+    queues a delta, it queues the cleared ones again, and they are skipped where they were counted (their markers
+    are there). A record queued before `rollup_gen`: by its version, as then."""
+    records = [r for r in records if r.get("rollup_pending")]
+    if not records:
+        return
+    await rollups.apply_many(store.collection.database, [item for r in records for item in r["rollup_pending"]])
     gone = {"rollup_pending": "", "rollup_due": "", "rollup_gen": ""}
-    if record.get("rollup_gen"):
-        await store.collection.update_one({"_id": record["_id"], "rollup_gen": record["rollup_gen"]},
-                                          {"$unset": gone})
-    else:
-        await store.collection.update_one({"_id": record["_id"], "version": record["version"]},
-                                          {"$unset": gone, "$inc": {"version": 1}})
+    await store.collection.bulk_write([
+        UpdateOne({"_id": r["_id"], "rollup_gen": r["rollup_gen"]}, {"$unset": gone}) if r.get("rollup_gen") else
+        UpdateOne({"_id": r["_id"], "version": r["version"]}, {"$unset": gone, "$inc": {"version": 1}})
+        for r in records], ordered=False)
+
+
+class Settler:
+    """Rollup deltas queued on case records by their filings, counted together every `every` seconds: one write
+    per rollup document and one command clearing every record, where each filing made two writes (ADR 22). A
+    case filed again before then is settled once, as its latest filing left it (its record holds every delta
+    not yet cleared). What a crash leaves in memory is on the records, flagged: the sweep settles it
+    (`rollup_loop`)."""
+
+    def __init__(self, store: AggregateStore, every: float) -> None:
+        self.store, self.every = store, every
+        self.due: dict[str, dict[str, Any]] = {}
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.due[record["_id"]] = {k: record.get(k) for k in ("_id", "version", "rollup_pending", "rollup_gen")}
+
+    async def flush(self) -> None:
+        due, self.due = self.due, {}
+        try:
+            await settle(self.store, list(due.values()))
+        except BaseException:
+            for k, v in due.items():  # tried again next time, unless a later filing of the case replaced it
+                self.due.setdefault(k, v)
+            raise
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            await self.flush_logged()
+
+    async def flush_logged(self) -> None:
+        try:
+            await self.flush()
+        except Exception as exc:  # noqa: BLE001 - the database away: kept, and tried again
+            log.warning("rollup settling failed (%s: %s); retrying", type(exc).__name__, exc)
 
 
 async def remember_household(db: Any, event: Envelope[ComplaintReceived]) -> None:
@@ -217,7 +261,8 @@ async def remember_household(db: Any, event: Envelope[ComplaintReceived]) -> Non
                                                 {"$addToSet": {"case_ids": event.complaint_id}})
 
 
-async def import_history(event: Envelope[HistoryImported], *, store: AggregateStore) -> None:
+async def import_history(event: Envelope[HistoryImported], *, store: AggregateStore,
+                         settler: Settler | None = None) -> None:
     """Past cases from a previous system: each contained event is filed as if it had arrived (idempotent),
     a case's events in one write."""
     cases: dict[str, list[Envelope[Any]]] = {}
@@ -230,7 +275,7 @@ async def import_history(event: Envelope[HistoryImported], *, store: AggregateSt
             raise BadMessage(f"imported event {inner.event_id} belongs to another group or estate")
         cases.setdefault(inner.complaint_id, []).append(inner)
     for events in cases.values():
-        await file_events(events, store=store)
+        await file_events(events, store=store, settler=settler)
 
 
 def _parse_dates(payload: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from shared.workcal import LOCAL_TZ
 
@@ -132,17 +132,52 @@ def delta(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, float]:
 
 async def apply_pending(db: AsyncDatabase, pending: dict[str, Any]) -> None:
     """Add one stored delta to its rollup document, once: its marker is remembered there."""
-    inc = flatten(pending["delta"])
-    if not inc:
+    if not flatten(pending["delta"]):
         return
-    doc_id = pending["rollup_id"]
-    group_id, estate_id, day = doc_id.split(":")[:3]
     with contextlib.suppress(DuplicateKeyError):  # the marker is there: already counted
-        await rollups(db).update_one(
-            {"_id": doc_id, "applied": {"$ne": pending["marker"]}},
-            {"$inc": inc, "$set": {"group_id": group_id, "estate_id": estate_id, "day": day, "month": day[:7]},
-             "$push": {"applied": {"$each": [pending["marker"]], "$slice": -MARKERS_KEPT}}},
-            upsert=True)
+        await rollups(db).update_one(*_counting([pending]), upsert=True)
+
+
+def _counting(items: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The filter and update adding `items` (deltas of one rollup document) to it, all or none: the filter
+    matches only while none of their markers is there, and the update remembers them all."""
+    doc_id = items[0]["rollup_id"]
+    group_id, estate_id, day = doc_id.split(":")[:3]
+    inc: dict[str, float] = {}
+    for item in items:
+        for k, v in flatten(item["delta"]).items():
+            inc[k] = inc.get(k, 0) + v
+    markers = [item["marker"] for item in items]
+    update: dict[str, Any] = {"$set": {"group_id": group_id, "estate_id": estate_id, "day": day, "month": day[:7]},
+                              "$push": {"applied": {"$each": markers, "$slice": -MARKERS_KEPT}}}
+    if any(inc.values()):  # deltas that cancel out still leave their markers (one of them may be counted)
+        update["$inc"] = {k: v for k, v in inc.items() if v}
+    return {"_id": doc_id, "applied": ({"$ne": markers[0]} if len(markers) == 1 else {"$nin": markers})}, update
+
+
+async def apply_many(db: AsyncDatabase, pending: list[dict[str, Any]]) -> int:
+    """Add many stored deltas to their rollup documents, each once, in one command: the deltas of one document
+    summed into one update, all or none. A document that already holds one of its deltas' markers (a retry after
+    a crash) refuses its sum (the upsert meets its own `_id`); then every delta is added one by one, each
+    skipped where counted. One by one for all, not only the refused: FerretDB v1 stops an unordered command at
+    its first error and names the wrong statement (ADR 22). The command is sent as such (not `bulk_write`,
+    which cannot read FerretDB's answer to an error). Returns how many rollup documents were written."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item in pending:
+        if flatten(item["delta"]) and all(m["marker"] != item["marker"] for m in groups.get(item["rollup_id"], [])):
+            groups.setdefault(item["rollup_id"], []).append(item)
+    if not groups:
+        return 0
+    updates = [{"q": q, "u": u, "upsert": True} for q, u in map(_counting, groups.values())]
+    reply = await db.command({"update": rollups(db).name, "updates": updates, "ordered": True})
+    errors = reply.get("writeErrors") or []
+    if any(e.get("code") != 11000 for e in errors):
+        raise OperationFailure(f"rollups not counted: {errors}", details=reply)
+    if errors:
+        for items in groups.values():
+            for item in items:
+                await apply_pending(db, item)
+    return len(groups)
 
 
 def percentile(hist: dict[str, float], edges: list[int], q: float) -> float | None:

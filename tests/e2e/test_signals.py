@@ -39,12 +39,16 @@ async def test_every_service_answers_health_readiness_and_metrics_that_count_the
                          type="ComplaintReceived")
         intake_db = f"{center.prefix}_web_intake"
         inserts = sample(await metrics("web_intake"), "cc_db_commands_total", database=intake_db, command="insert")
+        statements = sample(await metrics("web_intake"), "cc_db_statements_total", database=intake_db,
+                            command="insert")
         cid = (await web.post("/api/v1/complaints", json=complaint())).json()["complaint_id"]
         await case_where(ops, cid, filed)
         assert sample(await metrics("web_intake"), "cc_complaints_received_total", channel="online") == received + 1
         # the submission kept before the answer: a command counted, by database (the benchmark's floor uses these)
         assert sample(await metrics("web_intake"), "cc_db_commands_total", database=intake_db,
                       command="insert") >= inserts + 1
+        assert sample(await metrics("web_intake"), "cc_db_statements_total", database=intake_db,
+                      command="insert") >= statements + 1
 
         async def counted():
             now = sample(await metrics("triage"), "cc_messages_processed_total", outcome="ok",

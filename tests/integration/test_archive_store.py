@@ -7,17 +7,18 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from pymongo.errors import ConnectionFailure
 
 from deploy.demo_history import build
 from services.archive import analysis, queries, retention, rollups
 from services.archive.domain import loaded_events
 from services.archive.entrypoints import rollup_loop
-from services.archive.handlers import CASE_GUARDS, file_event, file_events, refresh_views
+from services.archive.handlers import CASE_GUARDS, Settler, file_event, file_events, refresh_views
 from services.archive.verify import verify_case
 from shared.aggregate import AggregateStore
 from shared.contracts import parse
 from shared.scope import Scope
-from tests.helpers import counted_reads, spy_finds
+from tests.helpers import counted_commands, counted_reads, spy_finds
 
 
 def envelopes(case: list[dict]) -> list:
@@ -138,16 +139,16 @@ async def test_a_rollup_left_unsettled_by_a_crash_is_settled_by_the_sweep_readin
         archive, monkeypatch):
     db, store = archive
     first, second = envelopes(build("2026-08", 3)[0])[:1], envelopes(build("2026-09", 3)[0])[:1]
-    real = rollups.apply_pending
+    real = rollups.apply_many
 
     async def crash(*args):
         raise RuntimeError("the process died here")
 
-    monkeypatch.setattr(rollups, "apply_pending", crash)
+    monkeypatch.setattr(rollups, "apply_many", crash)
     for case in (first, second):
         with pytest.raises(RuntimeError):
             await file_event(case[0], store=store)
-    monkeypatch.setattr(rollups, "apply_pending", real)
+    monkeypatch.setattr(rollups, "apply_many", real)
     assert await rollups.rollups(db).count_documents({}) == 0
     assert await store.collection.count_documents({"rollup_due": True}) == 2
     # a record written by the version before the flag: pending, not flagged
@@ -167,6 +168,76 @@ async def test_a_rollup_left_unsettled_by_a_crash_is_settled_by_the_sweep_readin
     assert sum(d.get("received", 0) for d in await rollups.rollups(db).find({}).to_list(None)) == 2
     assert await store.collection.count_documents({"rollup_pending": {"$ne": None}}) == 0
     assert await store.collection.count_documents({"rollup_due": True}) == 0
+
+
+async def test_cases_filed_with_a_settler_are_counted_together_later_in_one_command_each_and_once(archive):
+    db, store = archive
+    cases = [envelopes(c) for c in build("2026-08", 6)]
+    settler = Settler(store, every=60)
+    for case in cases:
+        await file_events(case[:1], store=store, settler=settler)
+    await file_events(cases[0][1:3], store=store, settler=settler)  # a case filed again before the settling
+    assert await rollups.rollups(db).count_documents({}) == 0  # nothing counted yet: queued on the records
+    assert await store.collection.count_documents({"rollup_due": True}) == len(cases)
+    assert len(settler.due) == len(cases)  # each case once, as its latest filing left it
+    sent = counted_commands(db.client)
+    await settler.flush()
+    documents = await rollups.rollups(db).count_documents({})
+    # one update command counting every rollup document, one clearing every record
+    writes = [c for c in sent if c[0] in ("insert", "update", "delete")]
+    assert writes == [("update", "rollups", documents), ("update", store.collection.name, len(cases))]
+    assert settler.due == {} and await store.collection.count_documents({"rollup_due": True}) == 0
+    figures = await analysis.rollup(db, Scope("g-hengan", None), date(2026, 8, 1), date(2026, 9, 1))
+    assert figures["totals"]["received"] == len(cases)
+    sent.clear()
+    await settler.flush()  # nothing left: nothing sent
+    assert sent == []
+    for case in cases:  # every event again, settled at once: each counted once
+        await file_events(case, store=store)
+    figures = await analysis.rollup(db, Scope("g-hengan", None), date(2026, 8, 1), date(2026, 9, 1))
+    assert figures["totals"]["received"] == len(cases) and figures["totals"]["closed"] >= 1
+
+
+async def test_a_settling_the_database_refused_is_kept_and_tried_again_and_a_later_filing_replaces_it(
+        archive, monkeypatch):
+    db, store = archive
+    cases = [envelopes(c) for c in build("2026-08", 2)]
+    settler = Settler(store, every=60)
+    await file_events(cases[0][:1], store=store, settler=settler)
+    real = rollups.apply_many
+
+    async def away(*args):
+        raise ConnectionFailure("the database is away")
+
+    monkeypatch.setattr(rollups, "apply_many", away)
+    with pytest.raises(ConnectionFailure):
+        await settler.flush()
+    monkeypatch.setattr(rollups, "apply_many", real)
+    assert list(settler.due) == [cases[0][0].complaint_id]
+    await file_events(cases[0][1:], store=store, settler=settler)
+    assert settler.due[cases[0][0].complaint_id]["version"] == 2  # the later filing's record
+    await settler.flush()
+    day = await rollups.rollups(db).find_one({})
+    assert day["received"] == 1 and day["closed"] == 1
+    assert not {"rollup_pending", "rollup_due", "rollup_gen"} & set(await store.get(cases[0][0].complaint_id))
+
+
+async def test_deltas_counted_together_fall_back_one_by_one_where_one_of_them_was_counted(archive):
+    db, store = archive
+    rid = "g:e:2026-08-05:1"
+    done = {"rollup_id": rid, "marker": "m-done", "delta": {"received": 1}}
+    await rollups.apply_pending(db, done)  # counted before a crash, not cleared
+    # with it: a delta that cancels nothing out on its own, and one that cancels the first
+    fresh = [{"rollup_id": rid, "marker": "m-new", "delta": {"received": -1}},
+             {"rollup_id": rid, "marker": "m-more", "delta": {"closed": 1}},
+             {"rollup_id": "g:e:2026-08-06:0", "marker": "m-other", "delta": {"received": 1}}]
+    assert await rollups.apply_many(db, [done, *fresh, fresh[1]]) == 2
+    day = await rollups.rollups(db).find_one({"_id": rid})
+    assert (day["received"], day["closed"]) == (0, 1) and {"m-done", "m-new", "m-more"} <= set(day["applied"])
+    assert (await rollups.rollups(db).find_one({"_id": "g:e:2026-08-06:0"}))["received"] == 1
+    await rollups.apply_many(db, [done, *fresh])  # all of them again: nothing changes
+    assert (await rollups.rollups(db).find_one({"_id": rid}))["received"] == 0
+    assert (await rollups.rollups(db).find_one({"_id": "g:e:2026-08-06:0"}))["received"] == 1
 
 
 async def test_retention_anonymises_closed_cases_and_they_still_verify(archive):

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka.errors import OutOfOrderSequenceNumber
+from pymongo import UpdateOne
 
+from shared import metrics
 from shared.aggregate import AggregateStore, Decision
 from shared.contracts import ComplaintClosed, Envelope
 from shared.messaging import build_broker, ensure_topics, publish, renew_producer, subscribe_cases
@@ -31,6 +33,23 @@ async def platform(infra, prefix, cleanup):
     yield settings, coll, relay
     await broker.stop()
     await client.close()
+
+
+async def test_the_database_commands_are_counted_with_their_statements_a_bulk_writes_each(platform):
+    settings, coll, _ = platform
+    db = coll.database.name
+
+    def counted(kind: str, command: str) -> float:
+        family = metrics.DB_COMMANDS if kind == "commands" else metrics.DB_STATEMENTS
+        return family.labels(db, command)._value.get()
+
+    before = {(k, c): counted(k, c) for k in ("commands", "statements") for c in ("insert", "update", "find")}
+    await coll.insert_many([{"_id": i} for i in range(5)])
+    await coll.bulk_write([UpdateOne({"_id": i}, {"$set": {"x": i}}) for i in range(3)], ordered=False)
+    await coll.find_one({"_id": 1})
+    grown = {key: counted(*key) - was for key, was in before.items()}
+    assert grown == {("commands", "insert"): 1, ("statements", "insert"): 5, ("commands", "update"): 1,
+                     ("statements", "update"): 3, ("commands", "find"): 1, ("statements", "find"): 1}
 
 
 def closed_event(cid: str) -> Envelope[ComplaintClosed]:
