@@ -8,8 +8,10 @@ right after, idempotently, so a redelivery after a crash converges.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +77,14 @@ async def file_events(events: list[Envelope[Any]], *, store: AggregateStore, set
     """File events of one case (a batch's, as they arrived) in one write of its record, then its views once.
     Each event is filed once, whatever was filed before or arrives twice in the batch. Its rollup deltas are
     counted by `settler` a moment later, with other cases' (without one: at once)."""
+    if settler is None:
+        await _file_events(events, store, None)
+    else:
+        async with settler.filing_of(events[0].complaint_id):
+            await _file_events(events, store, settler)
+
+
+async def _file_events(events: list[Envelope[Any]], store: AggregateStore, settler: Settler | None) -> None:
     first = events[0]
     case_id = first.complaint_id
     if any(e.complaint_id != case_id for e in events):
@@ -212,24 +222,48 @@ class Settler:
     """Rollup deltas queued on case records by their filings, counted together every `every` seconds: one write
     per rollup document and one command clearing every record, where each filing made two writes (ADR 22). A
     case filed again before then is settled once, as its latest filing left it (its record holds every delta
-    not yet cleared). What a crash leaves in memory is on the records, flagged: the sweep settles it
-    (`rollup_loop`)."""
+    not yet cleared). A case is not cleared while it is being filed, nor filed while it is being cleared: the
+    clearing would change the record between the filing's read and its write, which then reads and writes
+    again. What a crash leaves in memory is on the records, flagged: the sweep settles it (`rollup_loop`)."""
 
     def __init__(self, store: AggregateStore, every: float) -> None:
         self.store, self.every = store, every
         self.due: dict[str, dict[str, Any]] = {}
+        self.filing: dict[str, int] = {}  # cases being filed now (how many filings of each)
+        self.settling: set[str] = set()
+        self.settled = asyncio.Event()
+        self.settled.set()
+
+    @contextlib.asynccontextmanager
+    async def filing_of(self, case_id: str) -> AsyncIterator[None]:
+        while case_id in self.settling:
+            await self.settled.wait()
+        self.filing[case_id] = self.filing.get(case_id, 0) + 1
+        try:
+            yield
+        finally:
+            self.filing[case_id] -= 1
+            if not self.filing[case_id]:
+                del self.filing[case_id]
 
     def add(self, record: dict[str, Any]) -> None:
         self.due[record["_id"]] = {k: record.get(k) for k in ("_id", "version", "rollup_pending", "rollup_gen")}
 
     async def flush(self) -> None:
-        due, self.due = self.due, {}
+        """Settle what is due, except cases being filed now (the next time: their filing leaves them due)."""
+        due = {k: v for k, v in self.due.items() if k not in self.filing}
+        for k in due:
+            del self.due[k]
+        self.settling, self.settled = set(due), asyncio.Event()
         try:
             await settle(self.store, list(due.values()))
         except BaseException:
             for k, v in due.items():  # tried again next time, unless a later filing of the case replaced it
                 self.due.setdefault(k, v)
             raise
+        finally:
+            self.settling = set()
+            self.settled.set()
 
     async def run(self) -> None:
         while True:

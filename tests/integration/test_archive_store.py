@@ -222,6 +222,40 @@ async def test_a_settling_the_database_refused_is_kept_and_tried_again_and_a_lat
     assert not {"rollup_pending", "rollup_due", "rollup_gen"} & set(await store.get(cases[0][0].complaint_id))
 
 
+async def test_a_case_being_filed_is_not_cleared_and_one_being_cleared_is_filed_after(archive, monkeypatch):
+    db, store = archive
+    case = envelopes(build("2026-08", 2)[0])
+    cid = case[0].complaint_id
+    settler = Settler(store, every=60)
+    await file_events(case[:1], store=store, settler=settler)
+    async with settler.filing_of(cid):  # its next filing has begun: it will leave it due again
+        await settler.flush()
+        assert cid in settler.due and await rollups.rollups(db).count_documents({}) == 0
+    release, counting = asyncio.Event(), asyncio.Event()
+    real = rollups.apply_many
+
+    async def slow(*args):
+        counting.set()
+        await release.wait()
+        return await real(*args)
+
+    monkeypatch.setattr(rollups, "apply_many", slow)
+    flushing = asyncio.create_task(settler.flush())
+    await counting.wait()
+    reads = counted_reads(store)
+    filing = asyncio.create_task(file_events(case[1:3], store=store, settler=settler))
+    await asyncio.sleep(0.2)
+    assert reads == [] and not filing.done()  # it waits for the clearing to end before reading the record
+    release.set()
+    await flushing
+    await filing
+    assert reads == [cid]  # read once: nothing changed it between the read and the write
+    assert (await store.get(cid))["version"] == 2 and cid in settler.due
+    await settler.flush()
+    day = await rollups.rollups(db).find_one({})
+    assert day["received"] == 1 and not {"rollup_pending", "rollup_due", "rollup_gen"} & set(await store.get(cid))
+
+
 async def test_deltas_counted_together_fall_back_one_by_one_where_one_of_them_was_counted(archive):
     db, store = archive
     rid = "g:e:2026-08-05:1"
