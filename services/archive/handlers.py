@@ -23,6 +23,7 @@ from services.archive.domain import chain_problems, fold, link, loaded_events, p
 from services.archive.search import terms
 from shared.aggregate import UNREAD, AggregateStore, Decision
 from shared.contracts import BadMessage, ComplaintReceived, Envelope, HistoryImported, parse_obj
+from shared.grouped import GroupedWriter, Write
 from shared.outbox import GEN
 
 log = logging.getLogger(__name__)
@@ -173,19 +174,24 @@ async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool =
     if record is None:
         return
     db = store.collection.database
+    views: list[tuple[Any, Write]] = []
     entry = queries.queue_entry(record)
     if entry != before.get("entry"):
-        await queries.queue(db).replace_one({"_id": record["_id"]}, {**entry,
-                                                                     **queries.change_stamp(datetime.now(UTC))},
-                                            upsert=True)
+        views.append((queries.queue(db), Write({"_id": record["_id"]},
+                                               {**entry, **queries.change_stamp(datetime.now(UTC))}, upsert=True)))
     keys = queries.key_entry(record)
     if keys != before.get("keys"):
-        await queries.queue_keys(db).replace_one({"_id": record["_id"]}, keys, upsert=True)
+        views.append((queries.queue_keys(db), Write({"_id": record["_id"]}, keys, upsert=True)))
     ledger = {"_id": record["_id"], "head": record.get("chain_head", ""), "entries": len(record.get("timeline", [])),
               "group_id": record["group_id"], "updated_at": datetime.now(UTC)}
     if record.get("anonymised_at"):
         ledger["anonymised_at"] = record["anonymised_at"]
-    await queries.ledger(db).replace_one({"_id": record["_id"]}, ledger, upsert=True)  # one statement (ADR 18)
+    views.append((queries.ledger(db), Write({"_id": record["_id"]}, ledger, upsert=True)))  # ADR 18
+    if settler is not None:  # with the views of the other cases being filed (ADR 23)
+        await asyncio.gather(*(settler.writer(coll).write(op) for coll, op in views))
+    else:
+        for coll, op in views:
+            await op.alone(coll)
     if record.get("rollup_pending"):
         if settler is not None:
             settler.add(record)
@@ -229,6 +235,7 @@ class Settler:
     def __init__(self, store: AggregateStore, every: float) -> None:
         self.store, self.every = store, every
         self.due: dict[str, dict[str, Any]] = {}
+        self.writers: dict[str, GroupedWriter] = {}
         self.filing: dict[str, int] = {}  # cases being filed now (how many filings of each)
         self.settling: set[str] = set()
         self.settled = asyncio.Event()
@@ -245,6 +252,12 @@ class Settler:
             self.filing[case_id] -= 1
             if not self.filing[case_id]:
                 del self.filing[case_id]
+
+    def writer(self, collection: Any) -> GroupedWriter:
+        """The views' writes of the cases being filed together, one bulk command per collection (ADR 23)."""
+        if collection.name not in self.writers:
+            self.writers[collection.name] = GroupedWriter(collection)
+        return self.writers[collection.name]
 
     def add(self, record: dict[str, Any]) -> None:
         self.due[record["_id"]] = {k: record.get(k) for k in ("_id", "version", "rollup_pending", "rollup_gen")}

@@ -198,6 +198,23 @@ async def test_cases_filed_with_a_settler_are_counted_together_later_in_one_comm
     assert figures["totals"]["received"] == len(cases) and figures["totals"]["closed"] >= 1
 
 
+async def test_cases_filed_at_the_same_time_write_their_views_together(archive):
+    db, store = archive
+    cases = [envelopes(c) for c in build("2026-08", 8)]
+    settler = Settler(store, every=60)
+    sent = counted_commands(db.client)
+    await asyncio.gather(*(file_events(c[:1], store=store, settler=settler) for c in cases))
+    views = [c for c in sent if c[0] == "update" and c[1] in ("queue", "queue_keys", "ledger")]
+    assert sum(n for *_, n in views) == 3 * len(cases)  # every case's three views
+    assert len(views) <= 2 * len(cases)  # fewer commands than views: three a case, one by one
+    for case in cases:
+        cid = case[0].complaint_id
+        record = await store.get(cid)
+        assert (await queries.ledger(db).find_one({"_id": cid}))["head"] == record["chain_head"]
+        assert (await queries.queue(db).find_one({"_id": cid}))["status"] == record["status"]
+        assert await queries.queue_keys(db).find_one({"_id": cid})
+
+
 async def test_a_settling_the_database_refused_is_kept_and_tried_again_and_a_later_filing_replaces_it(
         archive, monkeypatch):
     db, store = archive

@@ -13,11 +13,12 @@ from pymongo import UpdateOne
 from shared import metrics
 from shared.aggregate import AggregateStore, Decision
 from shared.contracts import ComplaintClosed, Envelope
+from shared.grouped import GroupedWriter, Write
 from shared.messaging import build_broker, ensure_topics, publish, renew_producer, subscribe_cases
 from shared.mongo import make_client
 from shared.outbox import DUE, GEN, OutboxRelay, as_map, outbox_doc, outbox_entries, outbox_map
 from shared.settings import ServiceSettings
-from tests.helpers import counted_reads, eventually, read_topic
+from tests.helpers import counted_commands, counted_reads, eventually, read_topic
 
 
 @pytest.fixture
@@ -50,6 +51,23 @@ async def test_the_database_commands_are_counted_with_their_statements_a_bulk_wr
     grown = {key: counted(*key) - was for key, was in before.items()}
     assert grown == {("commands", "insert"): 1, ("statements", "insert"): 5, ("commands", "update"): 1,
                      ("statements", "update"): 3, ("commands", "find"): 1, ("statements", "find"): 1}
+
+
+async def test_writes_of_concurrent_callers_go_as_one_command_and_each_gets_its_own_answer(platform):
+    settings, coll, _ = platform
+    await coll.create_index([("u", 1)], unique=True)
+    writer = GroupedWriter(coll)
+    sent = counted_commands(coll.database.client)
+    await asyncio.gather(*(writer.write(Write({"_id": i}, {"u": i}, upsert=True)) for i in range(12)))
+    assert [c for c in sent if c[0] == "update"] == [("update", coll.name, 12)]  # one command, 12 statements
+    assert await coll.count_documents({}) == 12
+    sent.clear()
+    # one statement refused (a unique key taken): the others are written, the refused one's caller is told
+    writes = [Write({"_id": 100 + i}, {"u": 5 if i == 2 else 100 + i}, upsert=True) for i in range(5)]
+    results = await asyncio.gather(*(writer.write(w) for w in writes), return_exceptions=True)
+    assert [type(r).__name__ for r in results] == ["NoneType", "NoneType", "DuplicateKeyError", "NoneType", "NoneType"]
+    assert await coll.count_documents({"_id": {"$gte": 100}}) == 4
+    assert sent[0] == ("update", coll.name, 5) and len([c for c in sent if c[0] == "update"]) == 6  # then 1 each
 
 
 def closed_event(cid: str) -> Envelope[ComplaintClosed]:
