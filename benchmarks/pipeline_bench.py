@@ -223,7 +223,7 @@ FLOOR_PATH: dict[str, tuple[str, tuple[str, ...], str | None]] = {
 FILED = ("complaint.received", "complaint.triaged", "complaint.assigned")  # the floor's "archived": all three
 
 
-async def db_commands(st: stack.Stack) -> dict[str, dict[str, float]]:
+async def db_statements(st: stack.Stack) -> dict[str, dict[str, float]]:
     """Statements the services have sent so far, database → command → count, summed over every instance's
     `cc_db_statements_total` (a bulk write counts each of its documents: the floor writes them one by one)."""
     out: dict[str, dict[str, float]] = {}
@@ -496,11 +496,11 @@ async def main() -> None:
         print(f"warm-up ({WARMUP} complaints flat out, not counted):", flush=True)
         await pipeline(st.bootstrap, st.mongo_url, loads=(None,), n=WARMUP)
     print("pipeline (running center):", flush=True)
-    cpu0, commands0, ends0 = cpu_seconds(st), await db_commands(st), await topic_ends(st.bootstrap)
+    cpu0, statements0, ends0 = cpu_seconds(st), await db_statements(st), await topic_ends(st.bootstrap)
     pipe = await pipeline(st.bootstrap, st.mongo_url)
     done = sum(v["assigned"]["completed"] for v in pipe.values())
     cpu = cpu_per_complaint(cpu0, cpu_seconds(st), done)
-    work = per_complaint(commands0, await db_commands(st), ends0, await topic_ends(st.bootstrap), done)
+    work = per_complaint(statements0, await db_statements(st), ends0, await topic_ends(st.bootstrap), done)
     print(f"per complaint, the pipeline: writes {work['writes']}, reads {work['reads']}, "
           f"messages {work['messages']}", flush=True)
     left = sorted(db for db in {*work["writes"], *work["reads"]} if db not in {v[0] for v in FLOOR_PATH.values()})

@@ -19,6 +19,13 @@ TRANSIENT_MONGO_ERRORS: tuple[type[Exception], ...] = (
 BULK_FIELDS = {"insert": "documents", "update": "updates", "delete": "deletes"}  # a write command's statements
 
 
+def statements(event: monitoring.CommandStartedEvent) -> int:
+    """How many statements a command carries: a bulk write's documents, else one."""
+    field = BULK_FIELDS.get(event.command_name)
+    listed = event.command.get(field) if field else None
+    return len(listed) if isinstance(listed, list) else 1
+
+
 class CommandCounter(monitoring.CommandListener):
     """Counts each command sent (`cc_db_commands_total{database, command}`) and its statements
     (`cc_db_statements_total`: a bulk write's documents, else one): how many writes and reads a complaint costs
@@ -29,9 +36,7 @@ class CommandCounter(monitoring.CommandListener):
         self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        field = BULK_FIELDS.get(event.command_name)
-        statements = event.command.get(field) if field else None
-        self.count(event.database_name, event.command_name, len(statements) if isinstance(statements, list) else 1)
+        self.count(event.database_name, event.command_name, statements(event))
 
     def count(self, database: str, command: str, statements: int) -> None:
         children = self._children.get((database, command))

@@ -43,15 +43,14 @@ def counted_reads(store: Any) -> list[str]:
 def counted_commands(client: Any) -> list[tuple[str, str, int]]:
     """The commands a client made with `shared.mongo.make_client` sends from now on: (command, collection,
     statements), as its `CommandCounter` sees them."""
-    from shared.mongo import BULK_FIELDS, CommandCounter
+    from shared.mongo import CommandCounter, statements
 
     sent: list[tuple[str, str, int]] = []
     counter = next(c for c in client.options.event_listeners if isinstance(c, CommandCounter))
     started = counter.started
 
     def watched(event: Any) -> None:
-        statements = event.command.get(BULK_FIELDS.get(event.command_name, ""), [None])
-        sent.append((event.command_name, str(event.command.get(event.command_name)), len(statements)))
+        sent.append((event.command_name, str(event.command.get(event.command_name)), statements(event)))
         started(event)
 
     counter.started = watched  # type: ignore[method-assign]

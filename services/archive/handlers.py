@@ -230,7 +230,9 @@ class Settler:
     case filed again before then is settled once, as its latest filing left it (its record holds every delta
     not yet cleared). A case is not cleared while it is being filed, nor filed while it is being cleared: the
     clearing would change the record between the filing's read and its write, which then reads and writes
-    again. What a crash leaves in memory is on the records, flagged: the sweep settles it (`rollup_loop`)."""
+    again. What a crash leaves in memory is on the records, flagged: the sweep settles it (`rollup_loop`).
+    It also holds the process's grouped writers of the views (`writer`, ADR 23): it is what a filing shares
+    with the other filings of the process."""
 
     def __init__(self, store: AggregateStore, every: float) -> None:
         self.store, self.every = store, every

@@ -163,9 +163,8 @@ async def apply_many(db: AsyncDatabase, pending: list[dict[str, Any]]) -> int:
     its first error and names the wrong statement (ADR 22). The command is sent as such (not `bulk_write`,
     which cannot read FerretDB's answer to an error). Returns how many rollup documents were written."""
     groups: dict[str, list[dict[str, Any]]] = {}
-    for item in pending:
-        if flatten(item["delta"]) and all(m["marker"] != item["marker"] for m in groups.get(item["rollup_id"], [])):
-            groups.setdefault(item["rollup_id"], []).append(item)
+    for item in {i["marker"]: i for i in pending if flatten(i["delta"])}.values():  # each marker once
+        groups.setdefault(item["rollup_id"], []).append(item)
     if not groups:
         return 0
     updates = [{"q": q, "u": u, "upsert": True} for q, u in map(_counting, groups.values())]
