@@ -304,3 +304,35 @@ async def test_with_tracing_on_one_trace_follows_a_message_across_kafka_hops():
     spans = exporter.get_finished_spans()
     assert done == ["楼道灯坏了"]
     assert len(spans) >= 4 and len({s.context.trace_id for s in spans}) == 1  # publish→consume→publish→consume
+
+
+async def test_a_subscriber_gets_its_message_without_a_thread_hand_off(monkeypatch):
+    """The consumer wrapper takes the message from the broker's context, not as a handler parameter, which
+    FastStream resolves in a worker thread on every message (docs/adr/0024)."""
+    import fast_depends.utils
+    from faststream.kafka import KafkaBroker, TestKafkaBroker
+
+    import shared.messaging as messaging
+
+    hops: list[str] = []
+    real = fast_depends.utils.run_in_threadpool
+
+    async def counted(func, *args, **kwargs):
+        hops.append(getattr(func, "__qualname__", repr(func)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(fast_depends.utils, "run_in_threadpool", counted)
+    seen: list[tuple[str, int]] = []
+
+    async def fake_process(broker, settings, service, msg, handler) -> None:
+        from faststream.kafka.message import KafkaMessage
+
+        seen.append((isinstance(msg, KafkaMessage), len(msg.body)))
+
+    monkeypatch.setattr(messaging, "process_message", fake_process)
+    broker = KafkaBroker()
+    messaging.subscribe(broker, SETTINGS, "t", "complaint.followup", lambda envelope: None)
+    async with TestKafkaBroker(broker) as test_broker:
+        for _ in range(3):
+            await test_broker.publish(b"{}", SETTINGS.topic("complaint.followup"))
+    assert seen == [(True, 2)] * 3 and hops == []
