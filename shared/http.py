@@ -10,28 +10,28 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
+from shared.gate import Gate
 from shared.keyring import API_KEY_HEADER, KeyRefused, KeyRing
 from shared.ratelimit import PostRateLimit
 
 log = logging.getLogger(__name__)
 
 
-class BodyLimit(BaseHTTPMiddleware):
+class BodyLimit(Gate):
     def __init__(self, app: Any, max_bytes: int) -> None:
         super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def refuse(self, request: Request) -> Response | None:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             return JSONResponse({"detail": f"request body larger than {self.max_bytes} bytes"}, status_code=413)
-        return await call_next(request)
+        return None
 
 
-class KeyGate(BaseHTTPMiddleware):
+class KeyGate(Gate):
     """Submissions (POST /api/…) carry an integration's API key allowed for this channel (`use`).
 
     Checked before the body is read, so an unknown caller can neither submit nor fill the rejected-input
@@ -44,7 +44,7 @@ class KeyGate(BaseHTTPMiddleware):
         super().__init__(app)
         self.ring, self.use, self.required = ring, use, required
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def refuse(self, request: Request) -> Response | None:
         request.state.grant = None
         if request.method == "POST" and request.url.path.startswith("/api/"):
             key = request.headers.get(API_KEY_HEADER)
@@ -54,7 +54,7 @@ class KeyGate(BaseHTTPMiddleware):
                 except KeyRefused as exc:
                     headers = {"Retry-After": "5"} if exc.status == 503 else None
                     return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
-        return await call_next(request)
+        return None
 
 
 def out_of_scope(what: str) -> HTTPException:

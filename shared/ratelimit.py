@@ -13,8 +13,9 @@ from fastapi.responses import JSONResponse
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
+
+from shared.gate import Gate
 
 
 class RateLimiter:
@@ -62,7 +63,7 @@ class SharedRateLimiter:
         return doc["n"] <= self.limit
 
 
-class PostRateLimit(BaseHTTPMiddleware):
+class PostRateLimit(Gate):
     """Public intake: at most `per_minute` submissions a minute from one address (429 with Retry-After).
     A request the key gate has already admitted (an integration with its own API key) is not counted."""
 
@@ -71,7 +72,7 @@ class PostRateLimit(BaseHTTPMiddleware):
         self.limiter = RateLimiter(per_minute, 60)
         self.shared = SharedRateLimiter(collection, per_minute) if collection is not None else None
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def refuse(self, request: Request) -> Response | None:
         if request.method == "POST" and not getattr(request.state, "grant", None):  # keyed integrations: exempt
             client = request.client.host if request.client else "?"
             try:
@@ -82,4 +83,4 @@ class PostRateLimit(BaseHTTPMiddleware):
             if not allowed:
                 return JSONResponse({"detail": "提交过于频繁，请稍后再试 too many submissions; try again in a minute"},
                                     status_code=429, headers={"Retry-After": "60"})
-        return await call_next(request)
+        return None

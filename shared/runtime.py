@@ -23,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
 
 from shared import metrics
+from shared.gate import Gate
 from shared.lease import Job, Lease, instance_id, run_leased
 from shared.logs import setup_logging
 from shared.messaging import COMMITS, build_broker, ensure_topics
@@ -125,13 +126,7 @@ def create_app(rt: Runtime, *, title: str, description: str = "") -> FastAPI:
         return JSONResponse({"detail": "数据库暂不可用，请稍后重试 storage unavailable; retry shortly"},
                             status_code=503, headers={"Retry-After": "5"})
 
-    @app.middleware("http")
-    async def internal_only(request: Request, call_next):
-        """/internal/… is for the other services of the center: they present the shared internal token."""
-        if request.url.path.startswith("/internal") and not hmac.compare_digest(
-                request.headers.get(INTERNAL_HEADER, "").encode(), rt.settings.internal_token.encode()):
-            return JSONResponse({"detail": "internal endpoint: X-Internal-Token required"}, status_code=401)
-        return await call_next(request)
+    app.add_middleware(InternalOnly, token=rt.settings.internal_token)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
@@ -155,6 +150,20 @@ def create_app(rt: Runtime, *, title: str, description: str = "") -> FastAPI:
         return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
 
     return app
+
+
+class InternalOnly(Gate):
+    """/internal/… is for the other services of the center: they present the shared internal token."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        super().__init__(app)
+        self.token = token.encode()
+
+    async def refuse(self, request: Request) -> Response | None:
+        if request.url.path.startswith("/internal") and not hmac.compare_digest(
+                request.headers.get(INTERNAL_HEADER, "").encode(), self.token):
+            return JSONResponse({"detail": "internal endpoint: X-Internal-Token required"}, status_code=401)
+        return None
 
 
 def internal_client(settings: ServiceSettings, timeout: float) -> httpx.AsyncClient:

@@ -248,16 +248,32 @@ class AuthStore:
 
 
 def install_audit(app: Any, auth: AuthStore) -> None:
-    """Every change that succeeded (POST, PUT, PATCH, DELETE) is written to the audit log with who made it."""
-    from starlette.requests import Request
+    """Every change that succeeded (POST, PUT, PATCH, DELETE) is written to the audit log with who made it,
+    before the response goes out. Plain ASGI (shared.gate explains why): the entry is written when the route
+    starts its response, whose status is then known."""
+    app.add_middleware(AuditChanges, auth=auth)
 
-    @app.middleware("http")
-    async def audit_changes(request: Request, call_next):
-        response = await call_next(request)
-        principal = getattr(request.state, "principal", None)
-        if request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 400 and principal \
-                and not request.url.path.startswith("/api/v1/auth/"):
-            route = request.scope.get("route")
-            await auth.audit(principal, f"{request.method} {getattr(route, 'path', request.url.path)}",
-                             request.url.path, details={"status": response.status_code})
-        return response
+
+class AuditChanges:
+    def __init__(self, app: Any, auth: AuthStore) -> None:
+        self.app, self.auth = app, auth
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH", "DELETE") \
+                or scope["path"].startswith("/api/v1/auth/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def audited(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                from starlette.requests import Request
+
+                request = Request(scope)
+                principal = getattr(request.state, "principal", None)
+                if principal:
+                    route = scope.get("route")
+                    await self.auth.audit(principal, f"{scope['method']} {getattr(route, 'path', scope['path'])}",
+                                          scope["path"], details={"status": message["status"]})
+            await send(message)
+
+        await self.app(scope, receive, audited)
