@@ -14,7 +14,7 @@ from shared import metrics
 from shared.aggregate import AggregateStore, Decision
 from shared.contracts import ComplaintClosed, Envelope
 from shared.grouped import GroupedWriter, Write
-from shared.messaging import build_broker, ensure_topics, publish, renew_producer, subscribe_cases
+from shared.messaging import build_broker, ensure_topics, publish, renew_producer, subscribe, subscribe_cases
 from shared.mongo import make_client
 from shared.outbox import DUE, GEN, OutboxRelay, as_map, outbox_doc, outbox_entries, outbox_map
 from shared.settings import ServiceSettings
@@ -207,6 +207,38 @@ async def test_a_lingering_batch_consumer_hands_over_a_cases_events_sent_apart_t
     finally:
         await broker.stop()
     assert calls == [[warm], [case] * 3]
+
+
+async def test_a_message_handled_writes_no_log_line_of_its_own_at_info(infra, prefix, cleanup, caplog):
+    """FastStream's per-message "Received"/"Processed" lines are DEBUG: at INFO they were two lines per message
+    with nothing but the time in our JSON (docs/adr/0024)."""
+    import logging
+
+    settings = ServiceSettings(kafka_bootstrap=infra.bootstrap, mongo_url=infra.mongo_url, topic_prefix=prefix,
+                               db_prefix=prefix)
+    await ensure_topics(settings)
+    case = f"case-{uuid.uuid4().hex[:8]}"
+    handled: list[str] = []
+
+    async def handler(event: Envelope) -> None:
+        handled.append(event.complaint_id)
+
+    broker = build_broker(settings, "quiet-test")
+    subscribe(broker, settings, "quiet-test", "complaint.followup", handler)
+    caplog.set_level(logging.DEBUG, logger="quiet-test.broker")
+    await broker.start()
+    try:
+        await publish(broker, settings.topic("complaint.followup"), closed_event(case), key=case)
+        await eventually(lambda: _true(case in handled), timeout=60)
+    finally:
+        await broker.stop()
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "quiet-test.broker"]
+    assert (logging.DEBUG, "Received") in lines and (logging.DEBUG, "Processed") in lines
+    assert not [line for line in lines if line[0] >= logging.INFO and line[1] in ("Received", "Processed")]
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def test_events_left_in_the_outbox_by_a_crash_are_published_by_the_sweeper(platform):
