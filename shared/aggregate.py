@@ -57,9 +57,8 @@ class AggregateStore:
     """A document per case, changed only by `apply`/`apply_many`: each change is written whole
     (`replace_one`), on condition of the version it was read at and of the markers (`guards`) it had. Whoever
     else writes such a document either increments its version or only removes fields on condition of one of the
-    guards (the outbox's clearing, conditional on `outbox_gen`; the archive's rollup clearing, on `rollup_gen`;
-    each either removes the fields or writes back whole, without them, the document a write left, on condition
-    of that write's version and markers), so no write is undone by a replacement made from an older read. Written whole, the change is one statement
+    guards (the outbox's clearing, conditional on `outbox_gen`; the archive's rollup clearing, on `rollup_gen`),
+    so no write is undone by a replacement made from an older read. Written whole, the change is one statement
     on our FerretDB build, which does not read the document first (patch change 10, docs/adr/0019)."""
 
     def __init__(self, collection: AsyncCollection, relay: OutboxRelay, settings: ServiceSettings, *,
@@ -115,14 +114,9 @@ class AggregateStore:
             if into is not None:
                 into.update(written)
             if decision.events:  # what the document's outbox now holds: no second read of the document
-                await self.relay.try_flush(doc_id, pending, whole=(self._condition(written), written))
+                await self.relay.try_flush(doc_id, pending)
             return fresh
         raise ConcurrentUpdate(f"{doc_id}: too many concurrent updates")
-
-    def _condition(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """A write made from `doc` lands only on `doc` as it is: its version and its guards' markers."""
-        return {"_id": doc["_id"], "version": doc["version"],
-                **{g: doc[g] for g in self.guards if doc.get(g) is not None}}
 
     async def _save(self, doc_id: str, doc: dict[str, Any] | None, message_ids: list[str], d: Decision
                     ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
@@ -143,7 +137,9 @@ class AggregateStore:
                 raise ConcurrentUpdate(doc_id) from exc
             return pending, new
         new = updated(doc, message_ids, d.push, {**d.changes, **outbox})
-        result = await self.collection.replace_one(self._condition(doc), new)
+        condition = {"_id": doc_id, "version": doc["version"],
+                     **{g: doc[g] for g in self.guards if doc.get(g) is not None}}
+        result = await self.collection.replace_one(condition, new)
         if result.matched_count == 0:
             raise ConcurrentUpdate(doc_id)
         return pending, new

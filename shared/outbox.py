@@ -89,8 +89,7 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()  # a publish failed: sweep at the busy pace
 
-    async def flush(self, doc_id: Any, outbox: dict[str, dict[str, Any]] | None = None, *,
-                    whole: tuple[dict[str, Any], dict[str, Any]] | None = None) -> int:
+    async def flush(self, doc_id: Any, outbox: dict[str, dict[str, Any]] | None = None) -> int:
         """Publish one document's pending entries in order, then remove them in one write; return how many went
         out.
 
@@ -98,12 +97,7 @@ class OutboxRelay:
         one its last write added: that write saw every entry before it (the aggregate store writes at the version
         it read; other writers insert the document whole), so none is left. Otherwise (a write came after) only
         these entries go, and the flag stays for that writer and the sweeper. A crash before the write publishes
-        them again: consumers dedupe.
-
-        `whole`: (condition, document) of the write that left exactly these entries, as the aggregate store made
-        it. The document is then written back whole without them, on that condition: one replacement, where
-        removing the fields made PostgreSQL rebuild the stored document once per field (docs/adr/0024). If the
-        document changed since, the condition matches nothing and the entries are removed as above."""
+        them again: consumers dedupe."""
         if outbox is None:
             doc = await self.collection.find_one({"_id": doc_id}, {"outbox": 1})
             outbox = (doc or {}).get("outbox") or {}
@@ -113,12 +107,6 @@ class OutboxRelay:
             await publish(self.broker, entry["topic"], entry["value"].encode(), key=entry["key"],
                           headers={"type": entry["type"]})
             metrics.OUTBOX_PUBLISHED.labels(self.collection.name).inc()
-        if ordered and whole is not None:
-            condition, doc = whole
-            if doc.get(GEN) == ordered[-1] and set(doc.get("outbox") or {}) == set(ordered):
-                cleared = {**{k: v for k, v in doc.items() if k not in (DUE, GEN)}, "outbox": {}}
-                if (await self.collection.replace_one(condition, cleared)).matched_count:
-                    return len(ordered)
         if ordered:
             sent = {f"outbox.{event_id}": "" for event_id in ordered}
             done = await self.collection.update_one({"_id": doc_id, GEN: ordered[-1]},
@@ -127,11 +115,10 @@ class OutboxRelay:
                 await self.collection.update_one({"_id": doc_id}, {"$unset": sent})
         return len(ordered)
 
-    async def try_flush(self, doc_id: Any, outbox: dict[str, dict[str, Any]] | None = None, *,
-                        whole: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
+    async def try_flush(self, doc_id: Any, outbox: dict[str, dict[str, Any]] | None = None) -> None:
         """Flush now if we can; if Kafka or MongoDB is down the sweeper will do it later."""
         try:
-            await self.flush(doc_id, outbox, whole=whole)
+            await self.flush(doc_id, outbox)
         except TRANSIENT_ERRORS as exc:
             log.warning("outbox publish deferred for %s: %s", doc_id, exc)
             await self._wake_sweeper()

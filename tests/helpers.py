@@ -57,23 +57,6 @@ def counted_commands(client: Any) -> list[tuple[str, str, int]]:
     return sent
 
 
-def sent_updates(client: Any) -> list[dict]:
-    """The statements (`q`, `u`) of the update commands a `shared.mongo.make_client` client sends from now on."""
-    from shared.mongo import CommandCounter
-
-    sent: list[dict] = []
-    counter = next(c for c in client.options.event_listeners if isinstance(c, CommandCounter))
-    started = counter.started
-
-    def watched(event: Any) -> None:
-        if event.command_name == "update":
-            sent.extend(dict(u) for u in event.command.get("updates", []))
-        started(event)
-
-    counter.started = watched  # type: ignore[method-assign]
-    return sent
-
-
 def spy_finds(monkeypatch: Any, collection: Any, keep: Callable[[dict], bool] = lambda flt: True) -> list[dict]:
     """The filters of the `find`s asked of `collection` from now on (those `keep` says)."""
     asked: list[dict] = []

@@ -18,7 +18,7 @@ from shared.messaging import build_broker, ensure_topics, publish, renew_produce
 from shared.mongo import make_client
 from shared.outbox import DUE, GEN, OutboxRelay, as_map, outbox_doc, outbox_entries, outbox_map
 from shared.settings import ServiceSettings
-from tests.helpers import counted_commands, counted_reads, eventually, read_topic, sent_updates
+from tests.helpers import counted_commands, counted_reads, eventually, read_topic
 
 
 @pytest.fixture
@@ -298,34 +298,6 @@ async def test_a_writer_publishing_its_entries_clears_the_flag_unless_a_later_wr
     assert list(stored["outbox"]) == list(as_map(later)) and stored[DUE] is True  # left for its writer
     assert await relay.flush(other) == 1
     assert (await coll.find_one({"_id": other}))["outbox"] == {} and DUE not in await coll.find_one({"_id": other})
-
-
-async def test_a_stores_published_entries_are_cleared_by_writing_its_document_back_whole_unless_it_changed(
-        platform):
-    """After a store's write with events, the relay writes the document back as written without its entries
-    (one replacement, docs/adr/0024): the document is otherwise exactly as written. One changed meanwhile (another
-    write at the next version) is not overwritten: its entries are removed by name."""
-    settings, coll, relay = platform
-    store = AggregateStore(coll, relay, settings)
-    cid, other = str(uuid.uuid4()), str(uuid.uuid4())
-    written: dict = {}
-    updates = sent_updates(coll.database.client)
-    assert await store.apply(cid, "m1", lambda d: Decision(changes={"a": 1}, events=[closed_event(cid)]),
-                             into=written)
-    doc = await coll.find_one({"_id": cid})
-    assert doc == {**{k: v for k, v in written.items() if k not in (DUE, GEN)}, "outbox": {}}
-    assert [u["q"] for u in updates] == [{"_id": cid, "version": 1, GEN: written[GEN]}]
-    assert updates[0]["u"] == doc  # a replacement: the document as written, without the entries
-
-    assert await store.apply(other, "m1", lambda d: Decision(changes={"a": 1}))
-    mine = outbox_doc(settings, [closed_event(other)])
-    stale = {**await coll.find_one({"_id": other}), **mine}
-    await coll.replace_one({"_id": other}, stale)
-    await coll.update_one({"_id": other}, {"$set": {"b": 2}, "$inc": {"version": 1}})  # a write came after
-    condition = {"_id": other, "version": stale["version"], GEN: stale[GEN]}
-    assert await relay.flush(other, mine["outbox"], whole=(condition, stale)) == 1
-    doc = await coll.find_one({"_id": other})
-    assert doc["b"] == 2 and doc["outbox"] == {} and DUE not in doc  # kept, and cleared by name
 
 
 async def test_the_sweeper_looks_at_once_on_start_then_idles_until_a_publish_fails(platform):
