@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReplaceOne, UpdateOne
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.archive import counterparts, queries, rollups
@@ -95,7 +95,7 @@ async def _file_events(events: list[Envelope[Any]], store: AggregateStore, settl
             await remember_household(store.collection.database, event)
     by_id = {str(e.event_id): e for e in events}
 
-    written: dict[str, Any] = {}  # the record as this filing wrote it
+    after: dict[str, Any] = {}  # the record as this filing leaves it (its changes are whole top-level fields)
     before: dict[str, Any] = {}  # its page keys before this filing
 
     def decide(doc: dict[str, Any] | None, fresh: list[str]) -> Decision:
@@ -113,14 +113,16 @@ async def _file_events(events: list[Envelope[Any]], store: AggregateStore, settl
         if found:
             alerts = [*doc.get("integrity_alerts", []), {"at": datetime.now(UTC), "problems": found}]
             changes["integrity_alerts"] = alerts
+        after.clear()
+        after.update({**(doc or {}), **changes, "_id": case_id, "version": (doc or {}).get("version", 0) + 1})
         return Decision(changes=changes)
 
     # with the complaint as received, usually the case's first filing: written without reading first (an
     # insert); a redelivery's, or one after a later event filed first, finds the record there and reads it
     received = any(isinstance(e.payload, ComplaintReceived) for e in events)
-    filed = await store.apply_many(case_id, list(by_id), decide, known=None if received else UNREAD, into=written)
+    filed = await store.apply_many(case_id, list(by_id), decide, known=None if received else UNREAD)
     # The views are derived from the record, so rewriting them on a redelivery converges after a crash.
-    await refresh_views(store, case_id, filing=received, record=written if filed else None,
+    await refresh_views(store, case_id, filing=received, record=after if filed else None,
                         before=before if filed else None, settler=settler)
 
 
@@ -204,34 +206,18 @@ async def refresh_views(store: AggregateStore, complaint_id: str, filing: bool =
         await counterparts.file_case(db, record)
 
 
-ROLLUP_FIELDS = ("rollup_pending", "rollup_due", "rollup_gen")
-
-
-async def settle(store: AggregateStore, records: list[dict[str, Any]], *, whole: bool = False) -> None:
+async def settle(store: AggregateStore, records: list[dict[str, Any]]) -> None:
     """Count the deltas queued on `records` (each at most once: its marker), then clear them from each record,
     in one command each (ADR 22). A clearing is conditional on the last delta queued (`rollup_gen`), not the
-    record's version: the write only removes fields, and a filing that read the record before it writes at the
-    version it read. If that filing queues a delta, it queues the cleared ones again, and they are skipped where
-    they were counted (their markers are there). A record queued before `rollup_gen`: by its version, as then.
-
-    `whole`: the records are whole, as their filings wrote them (the Settler's). Each is then written back whole
-    without its deltas, on condition of its version and markers, as the store writes (ADR 19): on PostgreSQL the
-    removal of fields from a stored case record rebuilt it once per field removed, 2 ms a record, four times
-    its whole writing (docs/adr/0024). Where a record changed since (the statement matched nothing), the
-    removal as above clears it."""
+    record's version: the write only removes fields, so FerretDB makes it one statement without reading the
+    record (ADR 18), and a filing that read the record before it writes at the version it read. If that filing
+    queues a delta, it queues the cleared ones again, and they are skipped where they were counted (their markers
+    are there). A record queued before `rollup_gen`: by its version, as then."""
     records = [r for r in records if r.get("rollup_pending")]
     if not records:
         return
     await rollups.apply_many(store.collection.database, [item for r in records for item in r["rollup_pending"]])
-    if whole:
-        cleared = await store.collection.bulk_write([
-            ReplaceOne({"_id": r["_id"], "version": r["version"],
-                        **{g: r[g] for g in CASE_GUARDS if r.get(g) is not None}},
-                       {k: v for k, v in r.items() if k not in ROLLUP_FIELDS})
-            for r in records], ordered=False)
-        if cleared.matched_count == len(records):
-            return
-    gone = dict.fromkeys(ROLLUP_FIELDS, "")
+    gone = {"rollup_pending": "", "rollup_due": "", "rollup_gen": ""}
     await store.collection.bulk_write([
         UpdateOne({"_id": r["_id"], "rollup_gen": r["rollup_gen"]}, {"$unset": gone}) if r.get("rollup_gen") else
         UpdateOne({"_id": r["_id"], "version": r["version"]}, {"$unset": gone, "$inc": {"version": 1}})
@@ -276,8 +262,7 @@ class Settler:
         return self.writers[collection.name]
 
     def add(self, record: dict[str, Any]) -> None:
-        """The record as its filing wrote it (whole: it is cleared by writing it back, `settle`)."""
-        self.due[record["_id"]] = record
+        self.due[record["_id"]] = {k: record.get(k) for k in ("_id", "version", "rollup_pending", "rollup_gen")}
 
     async def flush(self) -> None:
         """Settle what is due, except cases being filed now (the next time: their filing leaves them due)."""
@@ -286,7 +271,7 @@ class Settler:
             del self.due[k]
         self.settling, self.settled = set(due), asyncio.Event()
         try:
-            await settle(self.store, list(due.values()), whole=True)
+            await settle(self.store, list(due.values()))
         except BaseException:
             for k, v in due.items():  # tried again next time, unless a later filing of the case replaced it
                 self.due.setdefault(k, v)

@@ -13,7 +13,7 @@ from deploy.demo_history import build
 from services.archive import analysis, queries, retention, rollups
 from services.archive.domain import loaded_events
 from services.archive.entrypoints import rollup_loop
-from services.archive.handlers import CASE_GUARDS, ROLLUP_FIELDS, Settler, file_event, file_events, refresh_views
+from services.archive.handlers import CASE_GUARDS, Settler, file_event, file_events, refresh_views
 from services.archive.verify import verify_case
 from shared.aggregate import AggregateStore
 from shared.contracts import parse
@@ -196,38 +196,6 @@ async def test_cases_filed_with_a_settler_are_counted_together_later_in_one_comm
         await file_events(case, store=store)
     figures = await analysis.rollup(db, Scope("g-hengan", None), date(2026, 8, 1), date(2026, 9, 1))
     assert figures["totals"]["received"] == len(cases) and figures["totals"]["closed"] >= 1
-
-
-async def test_a_settled_record_is_written_back_whole_and_one_changed_since_is_cleared_by_its_marker(archive):
-    """The Settler clears a record by writing it back as its filing wrote it, without its deltas (one statement
-    of a replacement, not a removal of fields, which PostgreSQL made four times dearer, docs/adr/0024). What the
-    filing wrote stays: a redelivery of its events changes nothing. A record changed since its filing (here its
-    outbox cleared meanwhile) is not overwritten: it is cleared by its marker, as before."""
-    db, store = archive
-    first, second = (envelopes(c) for c in build("2026-08", 2))
-    settler = Settler(store, every=60)
-    await file_events(first[:2], store=store, settler=settler)
-    await file_events(second[:1], store=store, settler=settler)
-    changed = second[0].complaint_id
-    await store.collection.update_one({"_id": changed}, {"$set": {"outbox_gen": "e1", "outbox": {"e1": {}}}})
-    kept = await store.get(changed)  # a write at the next version, like any of the store's
-    await store.collection.replace_one({"_id": changed}, {**kept, "version": kept["version"] + 1})
-    await store.collection.update_one({"_id": changed, "outbox_gen": "e1"},
-                                      {"$unset": {"outbox": "", "outbox_gen": ""}})  # and the relay's clearing
-    before = {cid: await store.get(cid) for cid in (first[0].complaint_id, changed)}
-    sent = counted_commands(db.client)
-    await settler.flush()
-    updates = [c for c in sent if c[0] == "update" and c[1] == store.collection.name]
-    assert updates == [("update", store.collection.name, 2)] * 2  # written back whole; one refused: by marker
-    for cid, was in before.items():  # each as it was, its deltas aside (the one by marker: version as it was)
-        assert await store.get(cid) == {k: v for k, v in was.items() if k not in ROLLUP_FIELDS}
-    assert "outbox" not in await store.get(changed)  # the relay's clearing was not undone
-    figures = await analysis.rollup(db, Scope("g-hengan", None), date(2026, 8, 1), date(2026, 9, 1))
-    assert figures["totals"]["received"] == 2
-    sent.clear()
-    await file_events(first[:2], store=store, settler=settler)  # redelivered: already filed
-    assert [c for c in sent if c[0] == "update" and c[1] == store.collection.name] == []
-    assert settler.due == {}
 
 
 async def test_cases_filed_at_the_same_time_write_their_views_together(archive):
