@@ -8,18 +8,18 @@ request's headers only and either refuses it or hands it on untouched.
 
 from __future__ import annotations
 
-from typing import Any
+from abc import ABC, abstractmethod
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
-class Gate:
+class Gate(ABC):
     """`refuse(request)` returns the response to send instead, or None to let the request through. The request
     has no body to read (a gate decides before the body is read); `request.state` is the route's."""
 
-    def __init__(self, app: ASGIApp, **_: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -30,5 +30,6 @@ class Gate:
                 return
         await self.app(scope, receive, send)
 
+    @abstractmethod
     async def refuse(self, request: Request) -> Response | None:
-        raise NotImplementedError
+        """The response refusing `request`, or None."""

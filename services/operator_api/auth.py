@@ -266,10 +266,7 @@ class AuditChanges:
 
         async def audited(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start" and message["status"] < 400:
-                from starlette.requests import Request
-
-                request = Request(scope)
-                principal = getattr(request.state, "principal", None)
+                principal = scope.get("state", {}).get("principal")  # what the route's `request.state` holds
                 if principal:
                     route = scope.get("route")
                     await self.auth.audit(principal, f"{scope['method']} {getattr(route, 'path', scope['path'])}",

@@ -322,7 +322,7 @@ async def test_a_subscriber_gets_its_message_without_a_thread_hand_off(monkeypat
         return await real(func, *args, **kwargs)
 
     monkeypatch.setattr(fast_depends.utils, "run_in_threadpool", counted)
-    seen: list[tuple[str, int]] = []
+    seen: list[tuple[bool, int]] = []
 
     async def fake_process(broker, settings, service, msg, handler) -> None:
         from faststream.kafka.message import KafkaMessage
